@@ -1,0 +1,5 @@
+/* The vkinfer subcommands: one file each, `int cmd_NAME(int argc, char **argv)`
+ * returning a process exit code. argv[0] is the subcommand's name. */
+#pragma once
+
+int cmd_version(int argc, char **argv);

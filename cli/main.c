@@ -1,0 +1,41 @@
+/* vkinfer: the command-line tool. Dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *help;
+};
+
+static const struct command commands[] = {
+        {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out) {
+        fprintf(out, "Usage: vkinfer COMMAND [ARGS...]\n\nCommands:\n");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "\nRun 'vkinfer COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2) {
+                usage(stderr);
+                return 2;
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+                usage(stdout);
+                return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0)
+                return cmd_version(argc - 1, argv + 1);
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(argv[1], commands[i].name) == 0)
+                        return commands[i].run(argc - 1, argv + 1);
+        fprintf(stderr, "vkinfer: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+}

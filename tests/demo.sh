@@ -1,0 +1,6 @@
+#!/bin/sh
+# The README's main job. For now: list the Vulkan devices and run the kernel
+# self-check; later it serves the demo model through vkinferd.
+set -eu
+dir=${1:-build}
+"$dir/cli/vkinfer" version
