@@ -1,0 +1,53 @@
+/* The OpenAI-compatible request and response bodies: parsing a request's
+ * JSON into engine parameters (every field type-checked), and building the
+ * completion, chunk, model-list and error JSON. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "vkinfer/engine.h"
+
+enum api_kind {
+        API_CHAT,       /* POST /v1/chat/completions */
+        API_COMPLETION, /* POST /v1/completions */
+};
+
+struct api_request {
+        enum api_kind kind;
+        json_t *root; /* owns every string the params point to */
+        struct vkinfer_gen_params params;
+        struct vkinfer_message *messages;
+        const char **stop;
+        char *template_vars; /* JSON text, or NULL */
+        bool stream;
+        bool include_usage;
+        const char *model_name; /* as requested, for responses */
+};
+
+/* Parses body; on failure returns -EINVAL with an OpenAI-style message in err
+ * and the offending parameter's name in *ret_param (or NULL). */
+int api_request_parse(enum api_kind kind, const char *body, size_t len, struct api_request *ret,
+                      char *err, size_t err_size, const char **ret_param);
+void api_request_done(struct api_request *r);
+
+/* {"error": {...}} as a malloc'd string. */
+char *api_error_json(int status, const char *message, const char *param);
+/* HTTP status for an engine errno. */
+int api_status_for_errno(int r);
+
+/* A unique "chatcmpl-..." / "cmpl-..." id. */
+void api_make_id(enum api_kind kind, char *buf, size_t size);
+
+const char *api_finish_reason(enum vkinfer_finish f);
+
+/* The whole non-streamed response. */
+char *api_completion_json(const struct api_request *r, const char *id, long created, const char *content,
+                          const char *reasoning, enum vkinfer_finish finish, uint32_t prompt_tokens,
+                          uint32_t completion_tokens);
+/* One SSE "data: {...}\n\n" event. first: the chat chunk carries the role. */
+char *api_chunk_event(const struct api_request *r, const char *id, long created, const char *content,
+                      const char *reasoning, bool first, enum vkinfer_finish finish);
+char *api_usage_event(const struct api_request *r, const char *id, long created, uint32_t prompt_tokens,
+                      uint32_t completion_tokens);
+char *api_models_json(struct vkinfer_engine *e, long created);

@@ -1,0 +1,560 @@
+/* HTTP routing and exchanges: one struct http_exchange per request, created
+ * on MHD's first call for it and freed in its completion callback. Generation
+ * requests are handed to the engine; their connections are suspended while
+ * waiting and resumed when the scheduler thread signals new output. */
+#include "http.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <microhttpd.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "log.h"
+#include "manager.h"
+
+struct http_server {
+        struct manager *m;
+        struct MHD_Daemon *mhd;
+        sd_event_source *io, *timer;
+        int listen_fd;
+        bool is_unix;
+};
+
+struct peer {
+        bool known;
+        struct ucred cred;
+};
+
+/* A growable string. */
+struct strbuf {
+        char *p;
+        size_t len, cap;
+};
+
+static int sb_append(struct strbuf *b, const char *s, size_t n) {
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 256;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                char *p = realloc(b->p, cap);
+                if (!p)
+                        return -ENOMEM;
+                b->p = p;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = 0;
+        return 0;
+}
+
+enum route {
+        ROUTE_NONE,
+        ROUTE_HEALTH,
+        ROUTE_MODELS,
+        ROUTE_CHAT,
+        ROUTE_COMPLETIONS,
+};
+
+struct http_exchange {
+        struct manager *m;
+        struct http_server *server;
+        struct MHD_Connection *conn;
+        enum route route;
+        bool responded;
+        /* request body */
+        struct strbuf body;
+        bool too_large;
+        /* generation */
+        bool started;
+        struct api_request api;
+        struct vkinfer_request *req;
+        char id[64];
+        long created;
+        atomic_bool pending; /* set by the scheduler thread */
+        bool suspended;
+        bool in_list;
+        bool first_chunk_sent, finished, stream_done;
+        struct strbuf content, reasoning; /* non-streamed answer */
+        struct strbuf out;                /* streamed bytes not yet sent */
+        size_t out_pos;
+        uint32_t prompt_tokens, completion_tokens;
+        enum vkinfer_finish finish;
+        char error[256];
+        struct http_exchange *prev, *next;
+};
+
+/* ---- responses ---- */
+
+static enum MHD_Result respond(struct http_exchange *x, unsigned status, const char *content_type, char *body) {
+        if (!body)
+                body = strdup("{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+        struct MHD_Response *resp = MHD_create_response_from_buffer(body ? strlen(body) : 0, body, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", content_type);
+        enum MHD_Result r = MHD_queue_response(x->conn, status, resp);
+        MHD_destroy_response(resp);
+        x->responded = true;
+        return r;
+}
+
+static enum MHD_Result respond_json(struct http_exchange *x, unsigned status, char *json) {
+        return respond(x, status, "application/json", json);
+}
+
+static enum MHD_Result respond_error(struct http_exchange *x, unsigned status, const char *msg, const char *param) {
+        log_info("-> %u %s", status, msg);
+        return respond_json(x, status, api_error_json((int) status, msg, param));
+}
+
+/* ---- peers ---- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                struct peer *p = calloc(1, sizeof(*p));
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                socklen_t len = sizeof(p ? p->cred : (struct ucred){0});
+                if (p && ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &len) == 0)
+                        p->known = true;
+                *socket_context = p;
+        } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                free(*socket_context);
+                *socket_context = NULL;
+        }
+}
+
+static bool uid_in_group(uid_t uid, gid_t primary, gid_t want) {
+        if (primary == want)
+                return true;
+        struct passwd *pw = getpwuid(uid);
+        if (!pw)
+                return false;
+        gid_t groups[256];
+        int n = 256;
+        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+                return false;
+        for (int i = 0; i < n; i++)
+                if (groups[i] == want)
+                        return true;
+        return false;
+}
+
+/* The allow-users / allow-groups rule: empty lists allow everyone. */
+static bool peer_allowed(const struct config *c, const struct peer *p) {
+        if (c->n_allow_users == 0 && c->n_allow_groups == 0)
+                return true;
+        if (!p || !p->known)
+                return false;
+        for (size_t i = 0; i < c->n_allow_users; i++)
+                if (c->allow_users[i] == p->cred.uid)
+                        return true;
+        for (size_t i = 0; i < c->n_allow_groups; i++)
+                if (uid_in_group(p->cred.uid, p->cred.gid, c->allow_groups[i]))
+                        return true;
+        return false;
+}
+
+/* ---- generation ---- */
+
+static void on_engine_notify(void *userdata) {
+        /* Scheduler thread: only flag the exchange and wake the loop. */
+        struct http_exchange *x = userdata;
+        atomic_store(&x->pending, true);
+        eventfd_write(x->m->notify_fd, 1);
+}
+
+static void list_add(struct http_exchange *x) {
+        struct manager *m = x->m;
+        x->next = m->exchanges;
+        if (m->exchanges)
+                m->exchanges->prev = x;
+        m->exchanges = x;
+        m->n_exchanges++;
+        x->in_list = true;
+}
+
+static void list_remove(struct http_exchange *x) {
+        if (!x->in_list)
+                return;
+        struct manager *m = x->m;
+        if (x->prev)
+                x->prev->next = x->next;
+        else
+                m->exchanges = x->next;
+        if (x->next)
+                x->next->prev = x->prev;
+        m->n_exchanges--;
+        x->in_list = false;
+}
+
+/* Moves the engine's new output into the exchange (events for streams, the
+ * accumulated answer otherwise). */
+static void collect_output(struct http_exchange *x) {
+        if (!x->req || x->finished)
+                return;
+        struct vkinfer_output o = {0};
+        vkinfer_request_take(x->req, &o);
+        x->prompt_tokens = o.prompt_tokens;
+        x->completion_tokens = o.completion_tokens;
+        bool has_text = (o.content && *o.content) || (o.reasoning && *o.reasoning);
+        if (x->api.stream) {
+                if (has_text || !x->first_chunk_sent) {
+                        if (has_text || o.finish == VKINFER_RUNNING) {
+                                char *ev = api_chunk_event(&x->api, x->id, x->created, o.content, o.reasoning,
+                                                           !x->first_chunk_sent, VKINFER_RUNNING);
+                                if (ev)
+                                        sb_append(&x->out, ev, strlen(ev));
+                                free(ev);
+                                x->first_chunk_sent = true;
+                        }
+                }
+        } else {
+                if (o.content)
+                        sb_append(&x->content, o.content, strlen(o.content));
+                if (o.reasoning)
+                        sb_append(&x->reasoning, o.reasoning, strlen(o.reasoning));
+        }
+        if (o.finish != VKINFER_RUNNING) {
+                x->finished = true;
+                x->finish = o.finish;
+                snprintf(x->error, sizeof(x->error), "%s", o.error);
+                if (x->api.stream) {
+                        char *ev;
+                        if (o.finish == VKINFER_FINISH_ERROR) {
+                                char *e = api_error_json(500, o.error[0] ? o.error : "generation failed", NULL);
+                                if (e && asprintf(&ev, "data: %s\n\n", e) >= 0) {
+                                        sb_append(&x->out, ev, strlen(ev));
+                                        free(ev);
+                                }
+                                free(e);
+                        } else {
+                                ev = api_chunk_event(&x->api, x->id, x->created, NULL, NULL, !x->first_chunk_sent, o.finish);
+                                if (ev)
+                                        sb_append(&x->out, ev, strlen(ev));
+                                free(ev);
+                        }
+                        if (x->api.include_usage) {
+                                ev = api_usage_event(&x->api, x->id, x->created, x->prompt_tokens, x->completion_tokens);
+                                if (ev)
+                                        sb_append(&x->out, ev, strlen(ev));
+                                free(ev);
+                        }
+                        sb_append(&x->out, "data: [DONE]\n\n", 14);
+                }
+                log_info("%s finished: %s, %u prompt + %u completion tokens", x->id,
+                         api_finish_reason(o.finish) ? api_finish_reason(o.finish) : "?", x->prompt_tokens,
+                         x->completion_tokens);
+        }
+        free(o.content);
+        free(o.reasoning);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+        struct http_exchange *x = cls;
+        collect_output(x);
+        size_t avail = x->out.len - x->out_pos;
+        if (avail > 0) {
+                size_t n = avail < max ? avail : max;
+                memcpy(buf, x->out.p + x->out_pos, n);
+                x->out_pos += n;
+                return (ssize_t) n;
+        }
+        if (x->finished)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        /* Nothing yet: sleep until the scheduler signals. */
+        x->suspended = true;
+        MHD_suspend_connection(x->conn);
+        return 0;
+}
+
+static enum MHD_Result start_generation(struct http_exchange *x) {
+        enum api_kind kind = x->route == ROUTE_CHAT ? API_CHAT : API_COMPLETION;
+        char err[512];
+        const char *param = NULL;
+        int r = api_request_parse(kind, x->body.p ? x->body.p : "", x->body.len, &x->api, err, sizeof(err), &param);
+        if (r < 0)
+                return respond_error(x, r == -ENOMEM ? 500 : 400, r == -ENOMEM ? "out of memory" : err, param);
+        api_make_id(kind, x->id, sizeof(x->id));
+        x->created = (long) time(NULL);
+        struct vkinfer_error verr = {{0}};
+        list_add(x); /* before submit: a notify may come at once */
+        r = vkinfer_engine_submit(x->m->engine, &x->api.params, on_engine_notify, x, &x->req, &verr);
+        if (r < 0) {
+                list_remove(x);
+                int status = api_status_for_errno(r);
+                return respond_error(x, (unsigned) status, verr.message[0] ? verr.message : strerror(-r),
+                                     r == -ENOENT ? "model" : r == -E2BIG ? "max_tokens" : NULL);
+        }
+        if (!x->api.model_name)
+                x->api.model_name = vkinfer_engine_model(x->m->engine, 0)->name;
+        log_info("%s queued (%s, %s)", x->id, x->api.model_name, x->api.stream ? "stream" : "whole");
+        if (x->api.stream) {
+                struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, x, NULL);
+                if (!resp)
+                        return MHD_NO;
+                MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+                MHD_add_response_header(resp, "Cache-Control", "no-cache");
+                enum MHD_Result res = MHD_queue_response(x->conn, MHD_HTTP_OK, resp);
+                MHD_destroy_response(resp);
+                x->responded = true;
+                return res;
+        }
+        x->suspended = true;
+        MHD_suspend_connection(x->conn);
+        return MHD_YES;
+}
+
+/* Called again after a resume, for a non-streamed answer. */
+static enum MHD_Result continue_generation(struct http_exchange *x) {
+        collect_output(x);
+        if (!x->finished) {
+                x->suspended = true;
+                MHD_suspend_connection(x->conn);
+                return MHD_YES;
+        }
+        if (x->finish == VKINFER_FINISH_ERROR)
+                return respond_error(x, 500, x->error[0] ? x->error : "generation failed", NULL);
+        return respond_json(x, 200, api_completion_json(&x->api, x->id, x->created, x->content.p, x->reasoning.p,
+                                                        x->finish, x->prompt_tokens, x->completion_tokens));
+}
+
+/* ---- routing ---- */
+
+static enum route route_for(const char *url, const char **ret_method) {
+        static const struct {
+                const char *url, *method;
+                enum route route;
+        } routes[] = {
+                {"/health", "GET", ROUTE_HEALTH},
+                {"/v1/models", "GET", ROUTE_MODELS},
+                {"/v1/chat/completions", "POST", ROUTE_CHAT},
+                {"/v1/completions", "POST", ROUTE_COMPLETIONS},
+        };
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+                if (strcmp(url, routes[i].url) == 0) {
+                        *ret_method = routes[i].method;
+                        return routes[i].route;
+                }
+        return ROUTE_NONE;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        struct http_server *s = cls;
+        struct manager *m = s->m;
+        struct http_exchange *x = *con_cls;
+
+        if (!x) {
+                x = calloc(1, sizeof(*x));
+                if (!x)
+                        return MHD_NO;
+                x->m = m;
+                x->server = s;
+                x->conn = conn;
+                *con_cls = x;
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+                const struct peer *p = ci ? ci->socket_context : NULL;
+                if (p && p->known)
+                        log_info("%s %s from pid %d uid %u gid %u", method, url, (int) p->cred.pid,
+                                 (unsigned) p->cred.uid, (unsigned) p->cred.gid);
+                else
+                        log_info("%s %s from %s", method, url, s->is_unix ? "unknown peer" : "tcp");
+                if (s->is_unix && !peer_allowed(&m->config, p))
+                        return respond_error(x, 403, "this user may not use vkinferd (allow-users / allow-groups)", NULL);
+                const char *want = NULL;
+                x->route = route_for(url, &want);
+                if (x->route == ROUTE_NONE)
+                        return respond_error(x, 404, "unknown path", NULL);
+                if (strcmp(method, want) != 0) {
+                        enum MHD_Result r = respond_error(x, 405, "method not allowed", NULL);
+                        return r;
+                }
+                if (m->draining && (x->route == ROUTE_CHAT || x->route == ROUTE_COMPLETIONS))
+                        return respond_error(x, 503, "vkinferd is shutting down", NULL);
+                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                if (cl && strtoull(cl, NULL, 10) > m->config.max_body_bytes)
+                        return respond_error(x, 413, "request body too large", NULL);
+                return MHD_YES;
+        }
+
+        if (*upload_data_size) {
+                if (!x->responded && !x->too_large) {
+                        if (x->body.len + *upload_data_size > m->config.max_body_bytes)
+                                x->too_large = true;
+                        else if (sb_append(&x->body, upload_data, *upload_data_size) < 0)
+                                x->too_large = true;
+                }
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (x->responded)
+                return MHD_YES;
+        if (x->too_large)
+                return respond_error(x, 413, "request body too large", NULL);
+
+        switch (x->route) {
+        case ROUTE_HEALTH: {
+                struct vkinfer_engine_stats st;
+                vkinfer_engine_stats(m->engine, &st);
+                char *body = NULL;
+                if (asprintf(&body, "{\"status\":\"%s\",\"models\":%zu,\"queued\":%u,\"running\":%u}",
+                             m->draining ? "draining" : "ok", vkinfer_engine_model_count(m->engine), st.queued,
+                             st.running) < 0)
+                        body = NULL;
+                return respond_json(x, m->draining ? 503 : 200, body);
+        }
+        case ROUTE_MODELS:
+                return respond_json(x, 200, api_models_json(m->engine, (long) time(NULL)));
+        case ROUTE_CHAT:
+        case ROUTE_COMPLETIONS:
+                if (!x->started) {
+                        x->started = true;
+                        return start_generation(x);
+                }
+                return continue_generation(x);
+        default:
+                return respond_error(x, 404, "unknown path", NULL);
+        }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        struct http_exchange *x = *con_cls;
+        if (!x)
+                return;
+        if (x->req) {
+                if (!x->finished)
+                        log_info("%s: client went away, cancelling", x->id);
+                vkinfer_request_free(x->req); /* no notify after this returns */
+        }
+        bool counted = x->in_list;
+        list_remove(x);
+        api_request_done(&x->api);
+        free(x->body.p);
+        free(x->content.p);
+        free(x->reasoning.p);
+        free(x->out.p);
+        struct manager *m = x->m;
+        free(x);
+        *con_cls = NULL;
+        if (counted)
+                manager_exchange_done(m);
+}
+
+/* ---- sd-event glue ---- */
+
+static void update_timer(struct http_server *s) {
+        MHD_UNSIGNED_LONG_LONG ms;
+        if (MHD_get_timeout(s->mhd, &ms) == MHD_YES) {
+                uint64_t now;
+                sd_event_now(s->m->event, CLOCK_MONOTONIC, &now);
+                sd_event_source_set_time(s->timer, now + ms * 1000);
+                sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+        } else {
+                sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        }
+}
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct http_server *s = userdata;
+        MHD_run(s->mhd);
+        update_timer(s);
+        return 0;
+}
+
+static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct http_server *s = userdata;
+        MHD_run(s->mhd);
+        update_timer(s);
+        return 0;
+}
+
+void http_server_dispatch_notifications(struct manager *m) {
+        for (struct http_exchange *x = m->exchanges; x; x = x->next)
+                if (atomic_exchange(&x->pending, false) && x->suspended) {
+                        x->suspended = false;
+                        MHD_resume_connection(x->conn);
+                }
+        if (m->unix_server) {
+                MHD_run(m->unix_server->mhd);
+                update_timer(m->unix_server);
+        }
+        if (m->tcp_server) {
+                MHD_run(m->tcp_server->mhd);
+                update_timer(m->tcp_server);
+        }
+}
+
+void http_server_cancel_all(struct manager *m) {
+        for (struct http_exchange *x = m->exchanges; x; x = x->next)
+                if (x->req)
+                        vkinfer_request_cancel(x->req);
+}
+
+int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_server **ret) {
+        struct http_server *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->m = m;
+        s->listen_fd = listen_fd;
+        s->is_unix = is_unix;
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                                  on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
+                                  on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) m->config.request_timeout_sec,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 128 * 1024, MHD_OPTION_END);
+        if (!s->mhd) {
+                free(s);
+                return -EIO;
+        }
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        int r = info ? sd_event_add_io(m->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s) : -EIO;
+        if (r >= 0)
+                r = sd_event_add_time(m->event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, s);
+        if (r < 0) {
+                http_server_free(s);
+                return r;
+        }
+        update_timer(s);
+        *ret = s;
+        return 0;
+}
+
+void http_server_quiesce(struct http_server *s) {
+        if (!s || !s->mhd)
+                return;
+        MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+        if (fd != MHD_INVALID_SOCKET)
+                close(fd);
+}
+
+struct http_server *http_server_free(struct http_server *s) {
+        if (!s)
+                return NULL;
+        if (s->mhd) {
+                /* MHD must not be stopped with suspended connections. */
+                for (struct http_exchange *x = s->m->exchanges; x; x = x->next)
+                        if (x->server == s && x->suspended) {
+                                x->suspended = false;
+                                MHD_resume_connection(x->conn);
+                        }
+                MHD_stop_daemon(s->mhd);
+        }
+        sd_event_source_unref(s->io);
+        sd_event_source_unref(s->timer);
+        free(s);
+        return NULL;
+}

@@ -1,0 +1,183 @@
+#include "manager.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "listen.h"
+#include "log.h"
+
+static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct manager *m = userdata;
+        eventfd_t v;
+        (void) eventfd_read(fd, &v);
+        http_server_dispatch_notifications(m);
+        return 0;
+}
+
+static void finish_drain_if_idle(struct manager *m) {
+        if (m->draining && m->n_exchanges == 0)
+                sd_event_exit(m->event, 0);
+}
+
+static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+        log_warning("drain timeout: cancelling %u request(s) still running", m->n_exchanges);
+        http_server_cancel_all(m);
+        sd_event_exit(m->event, 0);
+        return 0;
+}
+
+void manager_begin_drain(struct manager *m) {
+        if (m->draining)
+                return;
+        m->draining = true;
+        sd_notify(0, "STOPPING=1\nSTATUS=Draining requests in flight");
+        log_info("stopping: %u request(s) in flight, waiting up to %us", m->n_exchanges, m->config.drain_timeout_sec);
+        http_server_quiesce(m->unix_server);
+        http_server_quiesce(m->tcp_server);
+        uint64_t now;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        sd_event_add_time(m->event, &m->drain_timer, CLOCK_MONOTONIC,
+                          now + (uint64_t) m->config.drain_timeout_sec * 1000000ull, 0, on_drain_timeout, m);
+        finish_drain_if_idle(m);
+}
+
+void manager_exchange_done(struct manager *m) {
+        finish_drain_if_idle(m);
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        manager_begin_drain(userdata);
+        return 0;
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_warning("SIGHUP: configuration reload is not supported yet, ignoring");
+        return 0;
+}
+
+int manager_new(struct manager **ret) {
+        struct manager *m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        config_init(&m->config);
+        m->notify_fd = -1;
+        int r = sd_event_default(&m->event);
+        if (r < 0)
+                goto fail;
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
+                goto fail;
+        /* Sends WATCHDOG=1 at half of WatchdogSec from the loop itself, so a
+         * wedged loop is noticed. */
+        (void) sd_event_set_watchdog(m->event, true);
+        m->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (m->notify_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = sd_event_add_io(m->event, &m->notify_source, m->notify_fd, EPOLLIN, on_notify, m);
+        if (r < 0)
+                goto fail;
+        *ret = m;
+        return 0;
+fail:
+        manager_free(m);
+        return r;
+}
+
+struct manager *manager_free(struct manager *m) {
+        if (!m)
+                return NULL;
+        http_server_cancel_all(m);
+        m->unix_server = http_server_free(m->unix_server);
+        m->tcp_server = http_server_free(m->tcp_server);
+        vkinfer_engine_free(m->engine);
+        sd_event_source_unref(m->notify_source);
+        sd_event_source_unref(m->drain_timer);
+        if (m->notify_fd >= 0)
+                close(m->notify_fd);
+        if (m->config.socket_path && !m->socket_activated)
+                unlink(m->config.socket_path);
+        sd_event_unref(m->event);
+        config_free(&m->config);
+        free(m);
+        return NULL;
+}
+
+int manager_startup(struct manager *m) {
+        struct config *c = &m->config;
+        struct vkinfer_engine_config ec = {
+                .device = c->device,
+                .cache_dir = c->cache_dir,
+                .queue_size = c->queue_size,
+                .max_sequences = c->max_sequences,
+                .max_batch_tokens = c->max_batch_tokens,
+        };
+        struct vkinfer_error err = {{0}};
+        char buf[512];
+        if (c->n_models == 0) {
+                log_error("no model configured: use --model FILE or a [model NAME] section");
+                return -EINVAL;
+        }
+        sd_notify(0, "STATUS=Opening the GPU");
+        int r = vkinfer_engine_new(&ec, &m->engine, &err);
+        if (r < 0) {
+                log_error("cannot start the engine: %s", err.message);
+                return r;
+        }
+        for (size_t i = 0; i < c->n_models; i++) {
+                sd_notifyf(0, "STATUS=Loading model %s (%zu/%zu)", c->models[i].name, i + 1, c->n_models);
+                log_info("loading model '%s' from %s", c->models[i].name, c->models[i].path);
+                r = vkinfer_engine_add_model(m->engine, c->models[i].name, c->models[i].path, c->models[i].context, &err);
+                if (r < 0) {
+                        log_error("cannot load model '%s': %s", c->models[i].name, err.message);
+                        return r;
+                }
+        }
+        int fd;
+        r = listen_unix(c, &fd, &m->socket_activated, buf, sizeof(buf));
+        if (r < 0) {
+                log_error("cannot listen: %s", buf[0] ? buf : strerror(-r));
+                return r;
+        }
+        r = http_server_new(m, fd, true, &m->unix_server);
+        if (r < 0) {
+                log_error("cannot start HTTP on the socket: %s", strerror(-r));
+                return r;
+        }
+        log_info("listening on %s%s", c->socket_path, m->socket_activated ? " (socket activation)" : "");
+        if (c->tcp_listen) {
+                r = listen_tcp(c->tcp_listen, &fd, buf, sizeof(buf));
+                if (r < 0) {
+                        log_error("%s", buf);
+                        return r;
+                }
+                r = http_server_new(m, fd, false, &m->tcp_server);
+                if (r < 0)
+                        return r;
+                log_info("listening on tcp %s", c->tcp_listen);
+        }
+        return 0;
+}
+
+int manager_run(struct manager *m) {
+        sd_notifyf(0, "READY=1\nSTATUS=Serving %zu model(s) on %s", vkinfer_engine_model_count(m->engine),
+                   m->config.socket_path);
+        return sd_event_loop(m->event);
+}

@@ -1,0 +1,128 @@
+/* The engine as vkinferd and `vkinfer run` see it: a set of loaded models and
+ * a scheduler thread that owns the GPU and runs every submitted request in
+ * one continuous batch. Functions return 0 or a negative errno:
+ *   -EINVAL  a bad parameter (HTTP 400)      -ENOENT  unknown model (404)
+ *   -E2BIG   prompt + max_tokens over context (400)
+ *   -EBUSY   the queue is full (429)         -ENODEV  no usable device (503)
+ *   anything else: an internal error (500). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vkinfer_engine;
+struct vkinfer_request;
+
+struct vkinfer_error {
+        char message[512];
+};
+
+struct vkinfer_engine_config {
+        const char *device;        /* index or name substring; NULL = automatic */
+        const char *cache_dir;     /* pipeline cache folder; NULL = XDG default */
+        uint32_t queue_size;       /* requests waiting at most; 0 = default */
+        uint32_t max_sequences;    /* sequences running at once; 0 = default */
+        uint32_t max_batch_tokens; /* tokens per scheduler step; 0 = default */
+};
+
+struct vkinfer_model_info {
+        const char *name;         /* what requests name it by */
+        const char *path;         /* the GGUF file */
+        const char *architecture; /* "deepseek2", "llama", "qwen2" */
+        uint32_t n_ctx;           /* context length served */
+        uint64_t n_params;
+        bool has_chat_template;
+};
+
+int vkinfer_engine_new(const struct vkinfer_engine_config *config, struct vkinfer_engine **ret,
+                       struct vkinfer_error *err);
+/* Stops the scheduler (cancelling what runs) and frees everything. NULL ok. */
+void vkinfer_engine_free(struct vkinfer_engine *e);
+/* Loads a model under `name`; n_ctx 0 = the model's own (capped by a default). */
+int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const char *path, uint32_t n_ctx,
+                             struct vkinfer_error *err);
+size_t vkinfer_engine_model_count(const struct vkinfer_engine *e);
+const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engine *e, size_t i);
+/* The device's name, for status displays. */
+const char *vkinfer_engine_device_name(const struct vkinfer_engine *e);
+
+struct vkinfer_engine_stats {
+        uint32_t queued;      /* waiting for a slot */
+        uint32_t running;     /* sequences in the batch */
+        uint64_t kv_blocks_used, kv_blocks_total;
+};
+void vkinfer_engine_stats(struct vkinfer_engine *e, struct vkinfer_engine_stats *ret);
+
+struct vkinfer_message {
+        const char *role; /* "system", "user", "assistant" */
+        const char *content;
+        const char *reasoning_content; /* may be NULL */
+};
+
+struct vkinfer_sampling {
+        float temperature;       /* 0 = greedy */
+        float top_p;             /* 1 = off */
+        int32_t top_k;           /* 0 = off */
+        float min_p;             /* 0 = off */
+        float presence_penalty;  /* 0 = off */
+        float frequency_penalty; /* 0 = off */
+        float repeat_penalty;    /* 1 = off */
+        uint64_t seed;
+        bool has_seed; /* else a random seed */
+};
+
+struct vkinfer_gen_params {
+        const char *model; /* NULL = the default (first) model */
+        /* Either a chat (messages, rendered with the model's template) ... */
+        const struct vkinfer_message *messages;
+        size_t n_messages;
+        const char *template_vars_json; /* a JSON object of extra template variables, or NULL */
+        /* ... or a raw completion prompt. */
+        const char *prompt;
+        int64_t max_tokens; /* < 0 = up to the context's end */
+        struct vkinfer_sampling sampling;
+        const char *const *stop; /* stop strings, never part of the output */
+        size_t n_stop;
+        int32_t top_logprobs; /* < 0: no logprobs; 0..20: with that many alternatives */
+};
+
+/* Called on the scheduler thread whenever a request has new output or has
+ * finished; it must only wake the caller's own loop. */
+typedef void (*vkinfer_notify_fn)(void *userdata);
+
+/* Validates, renders and tokenizes, then queues the request. Errors come
+ * back at once, before any GPU work. */
+int vkinfer_engine_submit(struct vkinfer_engine *e, const struct vkinfer_gen_params *params,
+                          vkinfer_notify_fn notify, void *userdata, struct vkinfer_request **ret,
+                          struct vkinfer_error *err);
+
+enum vkinfer_finish {
+        VKINFER_RUNNING = 0,
+        VKINFER_FINISH_STOP,      /* EOS or a stop string */
+        VKINFER_FINISH_LENGTH,    /* max_tokens or the context's end */
+        VKINFER_FINISH_CANCELLED,
+        VKINFER_FINISH_ERROR,
+};
+
+struct vkinfer_output {
+        char *content;   /* new answer text since the last take (malloc'd, maybe "") */
+        char *reasoning; /* new <think> text since the last take (malloc'd, maybe "") */
+        enum vkinfer_finish finish;
+        uint32_t prompt_tokens, completion_tokens;
+        char error[256]; /* with VKINFER_FINISH_ERROR */
+};
+
+/* Takes the output produced since the last call. Free the strings with free(). */
+void vkinfer_request_take(struct vkinfer_request *r, struct vkinfer_output *ret);
+void vkinfer_request_cancel(struct vkinfer_request *r);
+/* Cancels if still running and releases the caller's reference. NULL ok. */
+void vkinfer_request_free(struct vkinfer_request *r);
+
+#ifdef __cplusplus
+}
+#endif
