@@ -24,6 +24,8 @@ const char config_help[] =
         "  tcp = ADDR:PORT        also listen on TCP, loopback addresses only (default off)\n"
         "  max-body = BYTES       largest request body accepted (default 1048576)\n"
         "  request-timeout = SEC  idle connection timeout (default 60)\n"
+        "  dbus = yes|no          offer org.vkinfer.Inference1 on the system bus (session bus\n"
+        "                         with --user); default yes\n"
         "  [scheduler]\n"
         "  queue-size = N         requests waiting at most before 429 (default 64)\n"
         "  max-sequences = N      sequences decoded together (default 16)\n"
@@ -41,6 +43,7 @@ void config_init(struct config *c) {
         c->socket_mode = 0660;
         c->max_body_bytes = 1 << 20;
         c->request_timeout_sec = 60;
+        c->dbus = true;
         c->queue_size = 64;
         c->max_sequences = 16;
         c->max_batch_tokens = 512;
@@ -175,6 +178,15 @@ int config_set(struct config *c, const char *section, const char *key, const cha
                         if (parse_u64(value, 1024, 1ull << 30, 10, &c->max_body_bytes) == 0)
                                 return 0;
                         goto bad;
+                }
+                if (strcmp(key, "dbus") == 0) {
+                        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+                                c->dbus = true;
+                        else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+                                c->dbus = false;
+                        else
+                                goto bad;
+                        return 0;
                 }
                 if (strcmp(key, "request-timeout") == 0)
                         r = parse_u32(value, 1, 86400, &c->request_timeout_sec);

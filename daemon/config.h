@@ -28,6 +28,7 @@ struct config {
         uint64_t max_body_bytes;
         uint32_t request_timeout_sec; /* idle connection timeout */
         bool user_instance;
+        bool dbus;               /* offer org.vkinfer.Inference1 */
         /* [scheduler] */
         uint32_t queue_size;
         uint32_t max_sequences;

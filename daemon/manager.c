@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "http.h"
 #include "listen.h"
 #include "log.h"
@@ -18,11 +19,13 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         eventfd_t v;
         (void) eventfd_read(fd, &v);
         http_server_dispatch_notifications(m);
+        if (m->bus)
+                bus_dispatch_notifications(m);
         return 0;
 }
 
 static void finish_drain_if_idle(struct manager *m) {
-        if (m->draining && m->n_exchanges == 0)
+        if (m->draining && m->n_exchanges == 0 && m->n_bus_requests == 0)
                 sd_event_exit(m->event, 0);
 }
 
@@ -30,6 +33,7 @@ static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
         log_warning("drain timeout: cancelling %u request(s) still running", m->n_exchanges);
         http_server_cancel_all(m);
+        bus_cancel_all(m);
         sd_event_exit(m->event, 0);
         return 0;
 }
@@ -105,6 +109,8 @@ struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
         http_server_cancel_all(m);
+        if (m->bus)
+                bus_stop(m);
         m->unix_server = http_server_free(m->unix_server);
         m->tcp_server = http_server_free(m->tcp_server);
         vkinfer_engine_free(m->engine);
@@ -162,6 +168,14 @@ int manager_startup(struct manager *m) {
                 return r;
         }
         log_info("listening on %s%s", c->socket_path, m->socket_activated ? " (socket activation)" : "");
+        if (c->dbus) {
+                r = bus_start(m, c->user_instance);
+                if (r < 0)
+                        log_warning("D-Bus interface not available (%s bus: %s), continuing without it",
+                                    c->user_instance ? "session" : "system", strerror(-r));
+                else
+                        log_info("D-Bus name org.vkinfer.Inference1 on the %s bus", c->user_instance ? "session" : "system");
+        }
         if (c->tcp_listen) {
                 r = listen_tcp(c->tcp_listen, &fd, buf, sizeof(buf));
                 if (r < 0) {

@@ -11,6 +11,8 @@
 
 struct http_server;
 struct http_exchange;
+struct bus_request;
+typedef struct sd_bus sd_bus;
 
 struct manager {
         sd_event *event;
@@ -24,6 +26,10 @@ struct manager {
         sd_event_source *drain_timer;
         struct http_exchange *exchanges; /* generation requests in flight (list) */
         unsigned n_exchanges;
+        sd_bus *bus;
+        struct bus_request *bus_requests; /* D-Bus requests in flight (list) */
+        unsigned n_bus_requests;
+        uint64_t next_bus_request_id;
         bool draining;
         uint64_t drain_deadline_usec;
 };

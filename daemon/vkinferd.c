@@ -30,6 +30,7 @@ static void help(void) {
                "  --device DEV         Vulkan device index or name           [device] device\n"
                "  --queue-size N       waiting requests at most              [scheduler] queue-size\n"
                "  --max-sequences N    sequences batched together            [scheduler] max-sequences\n"
+ "  --no-dbus            do not offer the D-Bus interface      [server] dbus\n"
                "  -h, --help           this help\n"
                "  --version            print the version\n\n"
                "%s",
@@ -52,7 +53,7 @@ static char *model_name_from_path(const char *path) {
 
 int main(int argc, char **argv) {
         enum { OPT_CONFIG = 256, OPT_USER, OPT_SOCKET, OPT_SOCKET_GROUP, OPT_TCP, OPT_MODEL, OPT_CONTEXT,
-               OPT_DEVICE, OPT_QUEUE, OPT_MAXSEQ, OPT_VERSION };
+               OPT_DEVICE, OPT_QUEUE, OPT_MAXSEQ, OPT_VERSION, OPT_NO_DBUS };
         static const struct option options[] = {
                 {"config", required_argument, NULL, OPT_CONFIG},
                 {"user", no_argument, NULL, OPT_USER},
@@ -64,6 +65,7 @@ int main(int argc, char **argv) {
                 {"device", required_argument, NULL, OPT_DEVICE},
                 {"queue-size", required_argument, NULL, OPT_QUEUE},
                 {"max-sequences", required_argument, NULL, OPT_MAXSEQ},
+                {"no-dbus", no_argument, NULL, OPT_NO_DBUS},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
@@ -91,6 +93,7 @@ int main(int argc, char **argv) {
                 case OPT_QUEUE: section = "scheduler"; key = "queue-size"; break;
                 case OPT_MAXSEQ: section = "scheduler"; key = "max-sequences"; break;
                 case OPT_CONTEXT: context = optarg; break;
+                case OPT_NO_DBUS: section = "server"; key = "dbus"; optarg = (char *) "no"; break;
                 case OPT_MODEL:
                         if (n_models >= 16) {
                                 fprintf(stderr, "vkinferd: too many --model\n");
