@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Drives org.vkinfer.Inference1 with busctl and gdbus on a private session
+bus (re-runs itself under dbus-run-session): properties, ListModels,
+introspection, and named errors for bad calls.
+
+usage: test_dbus.py VKINFERD MODEL.gguf"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = 0
+DEST = ["org.vkinfer.Inference1", "/org/vkinfer/Inference1", "org.vkinfer.Inference1"]
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("check failed:", what, file=sys.stderr)
+
+
+def busctl(*args):
+    r = subprocess.run(["busctl", "--user", *args], capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout.strip(), r.stderr.strip()
+
+
+def main():
+    if "VKINFER_UNDER_DBUS" not in os.environ:
+        if not shutil.which("dbus-run-session") or not shutil.which("busctl"):
+            print("dbus-run-session or busctl missing", file=sys.stderr)
+            return 77
+        env = dict(os.environ, VKINFER_UNDER_DBUS="1")
+        return subprocess.call(["dbus-run-session", "--", sys.executable, *sys.argv], env=env)
+    vkinferd, model = sys.argv[1], sys.argv[2]
+    tmp = tempfile.mkdtemp(prefix="vkinferd-dbus-")
+    env = dict(os.environ, XDG_RUNTIME_DIR=tmp)
+    logpath = os.path.join(tmp, "log")
+    log = open(logpath, "w")
+    p = subprocess.Popen([vkinferd, "--user", "--model", model], env=env, stdout=log, stderr=log)
+    try:
+        for _ in range(400):
+            rc, out, _ = busctl("status", "org.vkinfer.Inference1")
+            if rc == 0:
+                break
+            time.sleep(0.05)
+        check(os.path.exists(os.path.join(tmp, "vkinfer", "vkinfer.sock")), "user socket in XDG_RUNTIME_DIR")
+        name = os.path.basename(model)[:-5]
+        rc, out, err = busctl("get-property", *DEST, "Version")
+        check(rc == 0 and out.startswith('s "'), "Version: %s %s" % (out, err))
+        rc, out, err = busctl("get-property", *DEST, "Models")
+        check(rc == 0 and out == 'as 1 "%s"' % name, "Models: %s %s" % (out, err))
+        for prop, sig in (("QueueLength", "u"), ("ActiveRequests", "u"), ("Device", "s")):
+            rc, out, err = busctl("get-property", *DEST, prop)
+            check(rc == 0 and out.startswith(sig + " "), "%s: %s %s" % (prop, out, err))
+        rc, out, err = busctl("call", *DEST, "ListModels")
+        check(rc == 0 and out.startswith('a(sssut) 1 "%s"' % name), "ListModels: %s %s" % (out, err))
+        rc, out, err = busctl("introspect", *DEST)
+        check(rc == 0 and ".Chat" in out and ".Complete" in out, "introspect: %s" % out)
+
+        rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "1", "user", "hi", "1", "model", "s", "nope")
+        check(rc != 0 and "does not exist" in err, "unknown model: %s" % err)
+        rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "1", "wizard", "hi", "0")
+        check(rc != 0 and "role" in err, "bad role: %s" % err)
+        rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "0", "0")
+        check(rc != 0 and "no messages" in err, "no messages: %s" % err)
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "1", "temperature", "d", "9")
+        check(rc != 0 and "temperature" in err, "bad option: %s" % err)
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "1", "colour", "s", "red")
+        check(rc != 0 and "colour" in err, "unknown option: %s" % err)
+        if shutil.which("gdbus"):  # gdbus shows the D-Bus error names
+            r = subprocess.run(["gdbus", "call", "--session", "--dest", DEST[0], "--object-path", DEST[1],
+                                "--method", DEST[2] + ".Chat", "[('user', 'hi')]", "{'model': <'nope'>}"],
+                               capture_output=True, text=True, timeout=30)
+            check("org.vkinfer.Error.UnknownModel" in r.stderr, "error name: %s" % r.stderr)
+        check(p.poll() is None, "daemon still running")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = -1
+        check(rc == 0, "clean exit: %s" % rc)
+        if failures:
+            print(open(logpath).read(), file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("dbus: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
