@@ -280,10 +280,10 @@ static int parse_header(struct gguf_file *f, struct cursor *c, uint64_t *n_tenso
         /* A kv needs >= 14 bytes (name length, a 1-byte name, type, a 1-byte value);
          * a tensor info >= 33 (name length and byte, n_dims, one dim, type, offset). */
         if (*n_kv > cur_left(c) / 14)
-                return err_set(c->err, -EBADMSG, "header: key count %llu cannot fit in a file of %llu bytes",
+                return err_set(c->err, -EBADMSG, "header: key count %llu cannot fit in a file of %llu bytes (truncated or corrupt)",
                                (unsigned long long) *n_kv, (unsigned long long) f->size);
         if (*n_tensors > cur_left(c) / 33)
-                return err_set(c->err, -EBADMSG, "header: tensor count %llu cannot fit in a file of %llu bytes",
+                return err_set(c->err, -EBADMSG, "header: tensor count %llu cannot fit in a file of %llu bytes (truncated or corrupt)",
                                (unsigned long long) *n_tensors, (unsigned long long) f->size);
         return 0;
 }

@@ -1,0 +1,12 @@
+#!/bin/sh
+# run-fuzz.sh FUZZER SCRATCH SEEDS SECONDS: first replays every seed (a crash
+# there is a regression), then mutates them for SECONDS. New inputs are
+# written to SCRATCH; the committed SEEDS folder stays untouched. A crash
+# leaves its input as SCRATCH/crash-* and fails the test.
+set -eu
+fuzzer=$1 scratch=$2 seeds=$3 seconds=$4
+mkdir -p "$scratch"
+cd "$scratch"
+"$fuzzer" -runs=0 "$seeds"
+exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -print_final_stats=1 "$scratch" "$seeds"
