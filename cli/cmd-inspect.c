@@ -3,6 +3,7 @@
  * default renders the same tree as text, so both always agree. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 
 /* Arrays up to this many elements are shown in full; longer ones by count. */
 #define INSPECT_MAX_ARRAY 64
+/* 15 significant digits: f32 values (made shortest below) print cleanly,
+ * f64 ones lose nothing that matters for reading them. */
+#define INSPECT_REAL_PRECISION JSON_REAL_PRECISION(15)
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid:
  * no overlongs, surrogates or code points past U+10FFFF, as jansson wants. */
@@ -73,14 +77,29 @@ static json_t *json_gstr(struct gguf_str s) {
         return json_str(s.ptr, s.len);
 }
 
+/* The shortest decimal that reads back as the same float, as a double, so
+ * 1e-5f prints as 1e-05 rather than 9.9999997473787516e-06. */
+static double f32_shortest(double v) {
+        float f = (float) v;
+        char buf[32];
+        for (int p = 1; p <= 9; p++) {
+                snprintf(buf, sizeof(buf), "%.*g", p, v);
+                if (strtof(buf, NULL) == f)
+                        return strtod(buf, NULL);
+        }
+        return v;
+}
+
 static json_t *scalar_json(const struct gguf_value *v) {
         switch (v->type) {
         case GGUF_TYPE_UINT8: case GGUF_TYPE_UINT16: case GGUF_TYPE_UINT32: case GGUF_TYPE_UINT64:
                 return v->u64 <= INT64_MAX ? json_integer((json_int_t) v->u64) : json_real((double) v->u64);
         case GGUF_TYPE_INT8: case GGUF_TYPE_INT16: case GGUF_TYPE_INT32: case GGUF_TYPE_INT64:
                 return json_integer(v->i64);
-        case GGUF_TYPE_FLOAT32: case GGUF_TYPE_FLOAT64:
-                return json_real(v->f64); /* NaN/inf give NULL: shown as null */
+        case GGUF_TYPE_FLOAT32:
+                return json_real(f32_shortest(v->f64)); /* NaN/inf give NULL: shown as null */
+        case GGUF_TYPE_FLOAT64:
+                return json_real(v->f64);
         case GGUF_TYPE_BOOL:
                 return json_boolean(v->u64);
         case GGUF_TYPE_STRING:
@@ -111,7 +130,7 @@ static json_t *value_json(const struct gguf_value *v) {
                         /* Element decoding lives in the library: go through it. */
                         struct gguf_value s = {0};
                         if (v->arr.type == GGUF_TYPE_FLOAT32 || v->arr.type == GGUF_TYPE_FLOAT64) {
-                                s.type = GGUF_TYPE_FLOAT64;
+                                s.type = v->arr.type;
                                 s.f64 = gguf_arr_get_f64(v, i);
                         } else if (v->arr.type == GGUF_TYPE_BOOL) {
                                 s.type = GGUF_TYPE_BOOL;
@@ -277,7 +296,7 @@ static void print_value(FILE *out, json_t *v) {
                         json_string_value(json_object_get(v, "array")));
                 return;
         }
-        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | INSPECT_REAL_PRECISION);
         fputs(s ? s : "?", out);
         free(s);
 }
@@ -412,7 +431,7 @@ int cmd_inspect(int argc, char **argv) {
                 return 1;
         }
         if (as_json) {
-                char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | INSPECT_REAL_PRECISION);
                 if (s)
                         puts(s);
                 free(s);

@@ -115,6 +115,7 @@ static void test_gpt2_vocab(const char *bin, const char *data) {
         check_line(out, "architecture: gpt2");
         check_line(out, "  gpt2.block_count = 12");
         check_line(out, "  gpt2.embedding_length = 768");
+        check_line(out, "  gpt2.attention.layer_norm_epsilon = 1e-5");
         check_line(out, "  pre: gpt-2");
         check_line(out, "  vocab_size: 50257");
         check_line(out, "  merges: 50000");
