@@ -1,12 +1,14 @@
 /* libFuzzer target for the GGUF reader: parse the input, then touch
  * everything a consumer would (every accessor on every key, every array
- * element, every tensor's lookup, type and first/last data byte), so a bad
- * bound anywhere shows up under ASan/UBSan. */
+ * element, every tensor's lookup, type and first/last data byte) and build
+ * the JSON description `vkinfer inspect` prints, so a bad bound anywhere
+ * shows up under ASan/UBSan. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "gguf/gguf.h"
+#include "gguf/gguf-describe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -93,6 +95,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 total += t->n_bytes;
         }
         sink += total;
+
+        json_t *j = gguf_describe(f);
+        char *s = j ? json_dumps(j, JSON_COMPACT | GGUF_DESCRIBE_REAL_PRECISION) : NULL;
+        if (j && !s)
+                __builtin_trap(); /* every string must have been made valid UTF-8 */
+        free(s);
+        json_decref(j);
         gguf_close(f);
         return 0;
 }

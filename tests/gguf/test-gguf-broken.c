@@ -133,6 +133,26 @@ static void make_base(int nest_levels, uint8_t **ret, size_t *ret_size) {
         gguf_writer_free(w);
 }
 
+/* Arrays longer than `vkinfer inspect` shows in full (a fuzz finding). */
+static void make_long_arrays(uint8_t **ret, size_t *ret_size) {
+        struct gguf_writer *w = gguf_writer_new();
+        uint32_t nums[100];
+        const char *strs[100];
+        for (int i = 0; i < 100; i++) {
+                nums[i] = (uint32_t) i;
+                strs[i] = i % 2 ? "x" : "\xff\xfe not utf-8";
+        }
+        gguf_writer_set_str(w, "general.architecture", "llama");
+        gguf_writer_set_arr(w, "llama.long", GGUF_TYPE_UINT32, nums, 100);
+        gguf_writer_set_arr_str(w, "general.long_strings", strs, 100);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, 100);
+        gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 0);
+        gguf_writer_set_str(w, "tokenizer.chat_template", "\xc0\xaf");
+        int r = gguf_writer_to_memory(w, ret, ret_size);
+        CHECK(r == 0, "serialize: %d", r);
+        gguf_writer_free(w);
+}
+
 /* ---- Cases ---- */
 
 struct bcase {
@@ -430,8 +450,8 @@ static int write_cases(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-        uint8_t *base, *deep4, *deep5;
-        size_t size, size4, size5;
+        uint8_t *base, *deep4, *deep5, *longs;
+        size_t size, size4, size5, size_longs;
         struct layout l;
 
         make_base(2, &base, &size);
@@ -440,6 +460,8 @@ int main(int argc, char **argv) {
         add("valid-base", base, size, NULL);
         make_base(4, &deep4, &size4);
         add("valid-nested4", deep4, size4, NULL);
+        make_long_arrays(&longs, &size_longs);
+        add("valid-long-arrays", longs, size_longs, NULL);
         make_base(5, &deep5, &size5);
         add("nested-too-deep", deep5, size5, "key 'test.nested': arrays nested deeper than 4 levels");
         header_cases(base, size);
@@ -467,5 +489,6 @@ int main(int argc, char **argv) {
         free(base);
         free(deep4);
         free(deep5);
+        free(longs);
         return r ? r : test_exit("gguf-broken");
 }

@@ -146,6 +146,10 @@ static void test_model(const char *bin, const char *dir) {
         gguf_writer_set_u32(w, "deepseek2.block_count", 3);
         gguf_writer_set_f32(w, "deepseek2.rope.freq_base", 10000.0f);
         gguf_writer_set_arr(w, "deepseek2.feed_forward_length", GGUF_TYPE_UINT32, layer_ffn, 3);
+        uint32_t long_arr[100] = {0};
+        gguf_writer_set_arr(w, "deepseek2.long", GGUF_TYPE_UINT32, long_arr, 100);
+        float eps = 1e-6f;
+        gguf_writer_set_arr(w, "deepseek2.eps", GGUF_TYPE_FLOAT32, &eps, 1);
         gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
         gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 4);
         gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
@@ -166,6 +170,8 @@ static void test_model(const char *bin, const char *dir) {
         int rc = inspect(bin, path, "", &out);
         CHECK(rc == 0, "exit %d: %s", rc, out);
         check_line(out, "  deepseek2.block_count = 3");
+        check_line(out, "  deepseek2.long = [100 x u32]");
+        check_line(out, "  deepseek2.eps = [1e-6]");
         check_line(out, "  deepseek2.feed_forward_length = [5,7,9]");
         check_line(out, "  deepseek2.rope.freq_base = 10000.0");
         check_line(out, "  general.name = \"tiny \xef\xbf\xbd invalid utf8\"");
@@ -190,6 +196,8 @@ static void test_model(const char *bin, const char *dir) {
         CHECK(json_array_size(json_object_get(json_object_get(j, "hyperparameters"), "deepseek2.feed_forward_length")) == 3,
               "array hparam");
         CHECK(strcmp(jstr(j, "chat_template/family"), "chatml") == 0, "family");
+        CHECK(jint(j, "hyperparameters/deepseek2.long/count") == 100 &&
+              strcmp(jstr(j, "hyperparameters/deepseek2.long/array"), "u32") == 0, "long array summary");
         json_decref(j);
 
         /* Broken: cut inside the tensor data. The reader's message comes out. */
