@@ -211,7 +211,52 @@ static void test_files(void) {
         CHECK(gguf_close(NULL) == NULL, "close NULL");
 }
 
+/* The real DeepSeek-V3 vocabulary: its keys, and cut at many points, an
+ * error that names the key being read. */
+static void test_real_vocab(void) {
+        const char *data = getenv("VKINFER_TEST_DATA");
+        char path[1024];
+        if (!data) {
+                CHECK(0, "VKINFER_TEST_DATA is not set");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/vocab/deepseek-v3.gguf", data);
+        struct gguf_file *f = NULL;
+        struct vkinfer_err err = {{0}};
+        int r = gguf_open(path, &f, &err);
+        CHECK_OK(r, err);
+        if (r < 0)
+                return;
+        const struct gguf_value *tokens, *merges;
+        struct gguf_str s;
+        uint32_t bos = 99;
+        CHECK(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &tokens, &err) == 0 && tokens->arr.n == 129280,
+              "tokens");
+        CHECK(gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, &merges, &err) == 0 && merges->arr.n == 127741,
+              "merges");
+        CHECK(gguf_get_u32(f, "tokenizer.ggml.bos_token_id", &bos, &err) == 0 && bos == 0 &&
+              gguf_arr_get_str(tokens, bos, &s) && gguf_str_eq(s, "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"),
+              "bos token text");
+        CHECK(gguf_get_str(f, "tokenizer.ggml.pre", &s, &err) == 0 && gguf_str_eq(s, "deepseek-v3"), "pre");
+
+        /* Cut points spread over the file, which is almost all token strings and merges. */
+        for (int k = 1; k < 40; k++) {
+                size_t n = (size_t) (f->size * (uint64_t) k / 40);
+                struct gguf_file *g = NULL;
+                uint8_t *copy = malloc(n);
+                memcpy(copy, f->base, n);
+                r = gguf_open_memory(copy, n, &g, &err);
+                CHECK(r == -EBADMSG && strstr(err.msg, "key 'tokenizer.ggml.") &&
+                      (strstr(err.msg, "runs past the end") || strstr(err.msg, "file truncated") || strstr(err.msg, "cannot fit")),
+                      "cut at %zu: %d %s", n, r, err.msg);
+                gguf_close(g);
+                free(copy);
+        }
+        gguf_close(f);
+}
+
 int main(void) {
+        test_real_vocab();
         test_many();
         test_values();
         test_files();
