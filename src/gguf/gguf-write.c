@@ -182,11 +182,22 @@ int gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_type e
 
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                            uint32_t n_dims, const uint64_t *ne, const void *data, uint64_t n_bytes) {
-        if (n_dims == 0 || n_dims > GGUF_MAX_DIMS || !ggml_type_info(type))
+        if (n_dims == 0 || n_dims > GGUF_MAX_DIMS || !ggml_type_info(type) || !name[0] ||
+            strlen(name) > GGUF_MAX_NAME_LEN)
                 return -EINVAL;
         struct wtensor t = {.type = type, .n_dims = n_dims, .n_bytes = n_bytes};
-        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++)
+        /* Refuse what the reader would refuse: a file we write must read back. */
+        uint64_t rows = 1, row_bytes, want;
+        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) {
                 t.ne[d] = d < n_dims ? ne[d] : 1;
+                if (t.ne[d] == 0 || (d > 0 && mul_overflows(rows, t.ne[d], &rows)))
+                        return -EINVAL;
+        }
+        if (ggml_row_bytes(type, t.ne[0], &row_bytes) < 0 || mul_overflows(row_bytes, rows, &want) || want != n_bytes)
+                return -EINVAL;
+        for (size_t i = 0; i < w->n_tensors; i++)
+                if (strcmp(w->tensors[i].name, name) == 0)
+                        return -EEXIST;
         t.name = strdup(name);
         t.data = malloc(n_bytes ? n_bytes : 1);
         struct wtensor *ts = realloc(w->tensors, (w->n_tensors + 1) * sizeof(*ts));

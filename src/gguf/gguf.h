@@ -212,7 +212,9 @@ int gguf_writer_set_raw(struct gguf_writer *w, const char *key, enum gguf_type t
 /* A numeric array of elem_type (fixed-size types only); data holds n elements. */
 int gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_type elem_type,
                         const void *data, uint64_t n);
-/* ne[0] is the row length; data holds the tensor's bytes in `type`. Copied. */
+/* ne[0] is the row length; data holds the tensor's bytes in `type`. Copied.
+ * -EINVAL when n_bytes does not match the shape and type, a dimension is 0,
+ * or the name is empty; -EEXIST when the name is taken. */
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                            uint32_t n_dims, const uint64_t *ne, const void *data, uint64_t n_bytes);
 /* Serializes (version 3, alignment from general.alignment or 32). */
