@@ -176,3 +176,18 @@ const char *gguf_arch_key(const struct gguf_file *f, const char *suffix, char *b
                 return NULL;
         return buf;
 }
+
+int gguf_tensor_require_type(const struct gguf_tensor *t, const uint32_t *supported, size_t n,
+                             struct vkinfer_err *err) {
+        char list[256] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (supported[i] == t->type)
+                        return 0;
+                int k = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", ggml_type_name(supported[i]));
+                if (k > 0)
+                        used = used + (size_t) k < sizeof(list) ? used + (size_t) k : sizeof(list) - 1;
+        }
+        return err_set(err, -EOPNOTSUPP, "tensor '%.200s': type %s is not supported here (supported: %s)", t->name,
+                       ggml_type_name(t->type), n ? list : "none");
+}

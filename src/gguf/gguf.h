@@ -188,6 +188,12 @@ bool gguf_arr_get_str(const struct gguf_value *arr, uint64_t i, struct gguf_str 
  * has no architecture or the name does not fit. */
 const char *gguf_arch_key(const struct gguf_file *f, const char *suffix, char *buf, size_t size);
 
+/* Fails with -EOPNOTSUPP and "tensor 'NAME': type IQ2_XXS is not supported
+ * here (supported: F32, F16, Q8_0)" unless t's type is one of supported[n]:
+ * for code that computes with a subset of the types a file may hold. */
+int gguf_tensor_require_type(const struct gguf_tensor *t, const uint32_t *supported, size_t n,
+                             struct vkinfer_err *err);
+
 /* Convenience: "%s" of a gguf_str into a malloc'd NUL-terminated string. */
 char *gguf_str_dup(struct gguf_str s);
 bool gguf_str_eq(struct gguf_str s, const char *c);

@@ -82,5 +82,14 @@ int main(void) {
         CHECK(ggml_type_info(UINT32_MAX) == NULL, "UINT32_MAX");
         CHECK(strcmp(gguf_type_name(GGUF_TYPE_FLOAT64), "f64") == 0 && strcmp(gguf_type_name(GGUF_TYPE_COUNT_), "invalid") == 0 &&
               strcmp(gguf_type_name((enum gguf_type) 1000), "invalid") == 0, "gguf type names");
+        struct gguf_tensor t = {.name = (char *) "blk.3.ffn_down_exps.weight", .type = GGML_TYPE_IQ2_XXS};
+        static const uint32_t ours[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0};
+        struct vkinfer_err err = {{0}};
+        CHECK(gguf_tensor_require_type(&t, ours, 3, &err) == -EOPNOTSUPP &&
+              strcmp(err.msg, "tensor 'blk.3.ffn_down_exps.weight': type IQ2_XXS is not supported here "
+                              "(supported: F32, F16, Q8_0)") == 0, "%s", err.msg);
+        t.type = GGML_TYPE_Q8_0;
+        CHECK(gguf_tensor_require_type(&t, ours, 3, &err) == 0, "Q8_0 supported");
+        CHECK(gguf_tensor_require_type(&t, ours, 0, &err) == -EOPNOTSUPP && strstr(err.msg, "(supported: none)"), "none");
         return test_exit("gguf-types");
 }
