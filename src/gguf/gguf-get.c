@@ -5,12 +5,26 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Files from gguf_open* always have an index; a gguf_file put together by
+ * hand (tests) is searched linearly. */
 const struct gguf_kv *gguf_find_kv(const struct gguf_file *f, const char *key) {
+        if (!f->kv_index) {
+                for (uint64_t i = 0; i < f->n_kv; i++)
+                        if (strcmp(f->kvs[i].key, key) == 0)
+                                return &f->kvs[i];
+                return NULL;
+        }
         uint64_t i = gguf_index_find(f->kv_index, key);
         return i < f->n_kv ? &f->kvs[i] : NULL;
 }
 
 const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name) {
+        if (!f->tensor_index) {
+                for (uint64_t i = 0; i < f->n_tensors; i++)
+                        if (strcmp(f->tensors[i].name, name) == 0)
+                                return &f->tensors[i];
+                return NULL;
+        }
         uint64_t i = gguf_index_find(f->tensor_index, name);
         return i < f->n_tensors ? &f->tensors[i] : NULL;
 }

@@ -183,9 +183,9 @@ int64_t gguf_arr_get_i64(const struct gguf_value *arr, uint64_t i);
  * elements are not strings. */
 bool gguf_arr_get_str(const struct gguf_value *arr, uint64_t i, struct gguf_str *ret);
 
-/* A string value of key `<general.architecture>.<suffix>` (e.g. suffix
- * "block_count" gives "deepseek2.block_count") into buf; NULL when the file
- * has no architecture or the name does not fit. */
+/* Writes the key name `<general.architecture>.<suffix>` into buf (suffix
+ * "block_count" gives "deepseek2.block_count") and returns buf; NULL when
+ * the file has no architecture string or the name does not fit in size. */
 const char *gguf_arch_key(const struct gguf_file *f, const char *suffix, char *buf, size_t size);
 
 /* Fails with -EOPNOTSUPP and "tensor 'NAME': type IQ2_XXS is not supported
