@@ -1,7 +1,9 @@
 #!/bin/sh
 # The two commands of the README:
 #   ./build.sh demo   install what is missing, build, run the main job
-#   ./build.sh test   install what is missing, build, run every test
+#   ./build.sh test   install what is missing, build, run every test; then
+#                     the same sources with clang under ASan+UBSan (build-asan)
+#                     for the unit and fuzz suites (VKINFER_NO_ASAN=1 skips it)
 # Idempotent: packages already present are not reinstalled, the build is
 # incremental. Set VKINFER_NO_INSTALL=1 to skip the apt-get step.
 set -eu
@@ -12,7 +14,7 @@ PACKAGES="build-essential meson ninja-build pkg-config python3
 glslc glslang-tools spirv-tools
 libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
 libpcre2-dev libjansson-dev libsystemd-dev libinih-dev libmicrohttpd-dev
-curl systemd dbus-daemon libglib2.0-bin"
+curl systemd dbus-daemon libglib2.0-bin clang libclang-rt-14-dev"
 
 install_missing() {
         [ "${VKINFER_NO_INSTALL:-0}" = 1 ] && return 0
@@ -48,7 +50,17 @@ demo)
 test)
         install_missing
         configure build -Dwerror=true
-        exec tests/run-tests.sh build
+        if [ "${VKINFER_NO_ASAN:-0}" = 1 ]; then
+                exec tests/run-tests.sh build
+        fi
+        # A second build with clang under ASan+UBSan (any UB aborts) and the
+        # libFuzzer targets: runs the CPU suites and a short fuzz of each target.
+        if [ ! -f build-asan/build.ninja ]; then
+                CC=clang meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
+                        -Db_lundef=false -Dfuzz=true -Dc_args=-fno-sanitize-recover=all
+        fi
+        ninja -C build-asan
+        exec tests/run-tests.sh build build-asan:unit,fuzz
         ;;
 *)
         echo "usage: $0 demo|test" >&2

@@ -12,6 +12,7 @@ struct command {
 
 static const struct command commands[] = {
         {"version", cmd_version, "print the version"},
+        {"inspect", cmd_inspect, "show what a GGUF file holds"},
 };
 
 static void usage(FILE *out) {

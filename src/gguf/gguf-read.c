@@ -1,7 +1,9 @@
 /* GGUF reader. Every count, length and offset is checked against the bytes
  * that remain, with overflow-safe arithmetic, before it is used: a truncated
- * or hostile file gets an error naming what was wrong, never a bad read. */
-#include "gguf/gguf.h"
+ * or hostile file gets an error naming what was wrong, never a bad read.
+ * Memory use is bounded by a small multiple of the file size, because every
+ * claimed count is first checked against the bytes its elements need. */
+#include "gguf/gguf-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Nested arrays deeper than this are refused (no real file nests at all). */
-#define GGUF_MAX_NESTING 4
-
 struct cursor {
         const uint8_t *base;
         uint64_t size;
@@ -21,42 +20,67 @@ struct cursor {
         struct vkinfer_err *err;
 };
 
-static bool cur_have(const struct cursor *c, uint64_t n) {
-        return c->pos <= c->size && n <= c->size - c->pos;
+/* What is being read, for error messages: "key 'x'" or "tensor 'y'". */
+struct ctx {
+        char s[200];
+};
+
+/* Names come from the file: keep them short and printable in messages. */
+static void ctx_set(struct ctx *x, const char *kind, const char *name) {
+        char clean[120];
+        size_t n = 0;
+        for (; name[n] && n < sizeof(clean) - 4; n++)
+                clean[n] = (name[n] >= 0x20 && name[n] < 0x7f) || (name[n] & 0x80) ? name[n] : '?';
+        if (name[n])
+                clean[n++] = '.', clean[n++] = '.', clean[n++] = '.';
+        clean[n] = 0;
+        snprintf(x->s, sizeof(x->s), "%s '%s'", kind, clean);
 }
 
-static int cur_read(struct cursor *c, void *dst, uint64_t n, const char *what) {
-        if (!cur_have(c, n))
-                return err_set(c->err, -EBADMSG, "file truncated at offset %llu while reading %s",
-                               (unsigned long long) c->pos, what);
-        memcpy(dst, c->base + c->pos, n);
-        c->pos += n;
+static void ctx_setn(struct ctx *x, const char *kind, uint64_t i) {
+        snprintf(x->s, sizeof(x->s), "%s #%llu", kind, (unsigned long long) i);
+}
+
+static uint64_t cur_left(const struct cursor *c) {
+        return c->size - c->pos; /* pos <= size is an invariant */
+}
+
+static int truncated(struct cursor *c, const struct ctx *x, const char *what) {
+        return err_set(c->err, -EBADMSG, "%s: file truncated in the %s (offset %llu of %llu bytes)",
+                       x->s, what, (unsigned long long) c->pos, (unsigned long long) c->size);
+}
+
+static int cur_u32(struct cursor *c, uint32_t *v, const struct ctx *x, const char *what) {
+        if (cur_left(c) < 4)
+                return truncated(c, x, what);
+        memcpy(v, c->base + c->pos, 4);
+        c->pos += 4;
         return 0;
 }
 
-static int cur_u32(struct cursor *c, uint32_t *v, const char *what) {
-        return cur_read(c, v, 4, what);
+static int cur_u64(struct cursor *c, uint64_t *v, const struct ctx *x, const char *what) {
+        if (cur_left(c) < 8)
+                return truncated(c, x, what);
+        memcpy(v, c->base + c->pos, 8);
+        c->pos += 8;
+        return 0;
 }
 
-static int cur_u64(struct cursor *c, uint64_t *v, const char *what) {
-        return cur_read(c, v, 8, what);
-}
-
-static int cur_str(struct cursor *c, struct gguf_str *s, const char *what) {
+static int cur_str(struct cursor *c, struct gguf_str *s, const struct ctx *x, const char *what) {
         uint64_t len = 0;
-        int r = cur_u64(c, &len, what);
+        int r = cur_u64(c, &len, x, what);
         if (r < 0)
                 return r;
-        if (!cur_have(c, len))
-                return err_set(c->err, -EBADMSG, "%s: string length %llu runs past the end of the file",
-                               what, (unsigned long long) len);
+        if (len > cur_left(c))
+                return err_set(c->err, -EBADMSG, "%s: %s length %llu runs past the end of the file (%llu bytes left)",
+                               x->s, what, (unsigned long long) len, (unsigned long long) cur_left(c));
         s->ptr = (const char *) c->base + c->pos;
         s->len = len;
         c->pos += len;
         return 0;
 }
 
-static uint64_t fixed_size(enum gguf_type t) {
+uint64_t gguf_fixed_size(enum gguf_type t) {
         switch (t) {
         case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
         case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
@@ -66,8 +90,7 @@ static uint64_t fixed_size(enum gguf_type t) {
         }
 }
 
-/* Decodes one fixed-size scalar at p into v. */
-static void decode_scalar(enum gguf_type t, const uint8_t *p, struct gguf_value *v) {
+void gguf_decode_scalar(enum gguf_type t, const uint8_t *p, struct gguf_value *v) {
         v->type = t;
         switch (t) {
         case GGUF_TYPE_UINT8: v->u64 = p[0]; break;
@@ -96,46 +119,48 @@ static void value_free(struct gguf_value *v) {
         }
 }
 
-static int read_value(struct cursor *c, enum gguf_type t, struct gguf_value *v, const char *key, int depth) {
+/* Reads the value of type t (tag already consumed). On failure, v holds
+ * only what value_free releases. */
+static int read_value(struct cursor *c, enum gguf_type t, struct gguf_value *v, const struct ctx *x, int depth) {
         memset(v, 0, sizeof(*v));
         v->type = t;
         if (t == GGUF_TYPE_STRING)
-                return cur_str(c, &v->str, key);
+                return cur_str(c, &v->str, x, "string value");
         if (t != GGUF_TYPE_ARRAY) {
-                uint64_t n = fixed_size(t);
+                uint64_t n = gguf_fixed_size(t);
                 if (n == 0)
-                        return err_set(c->err, -EBADMSG, "key '%s': unknown value type %u", key, (unsigned) t);
-                if (!cur_have(c, n))
-                        return err_set(c->err, -EBADMSG, "key '%s': file truncated inside the value", key);
-                decode_scalar(t, c->base + c->pos, v);
+                        return err_set(c->err, -EBADMSG, "%s: unknown value type %u", x->s, (unsigned) t);
+                if (cur_left(c) < n)
+                        return truncated(c, x, "value");
+                gguf_decode_scalar(t, c->base + c->pos, v);
                 c->pos += n;
                 return 0;
         }
 
         if (depth >= GGUF_MAX_NESTING)
-                return err_set(c->err, -EBADMSG, "key '%s': arrays nested deeper than %d", key, GGUF_MAX_NESTING);
-        uint32_t et;
-        uint64_t n;
-        int r = cur_u32(c, &et, key);
+                return err_set(c->err, -EBADMSG, "%s: arrays nested deeper than %d levels", x->s, GGUF_MAX_NESTING);
+        uint32_t et = 0;
+        uint64_t n = 0;
+        int r = cur_u32(c, &et, x, "array element type");
         if (r < 0)
                 return r;
-        r = cur_u64(c, &n, key);
-        if (r < 0)
+        if ((r = cur_u64(c, &n, x, "array length")) < 0)
                 return r;
         v->arr.type = et;
         v->arr.n = 0;
         if (et == GGUF_TYPE_STRING) {
                 /* Each string needs at least its 8-byte length: bound n by what remains. */
-                if (n > (c->size - c->pos) / 8)
-                        return err_set(c->err, -EBADMSG, "key '%s': array of %llu strings cannot fit in the file",
-                                       key, (unsigned long long) n);
+                if (n > cur_left(c) / 8)
+                        return err_set(c->err, -EBADMSG, "%s: array of %llu strings cannot fit in the %llu bytes left",
+                                       x->s, (unsigned long long) n, (unsigned long long) cur_left(c));
                 struct gguf_str *strs = malloc((n ? n : 1) * sizeof(*strs));
                 if (!strs)
-                        return err_set(c->err, -ENOMEM, "key '%s': out of memory for %llu strings", key, (unsigned long long) n);
+                        return err_set(c->err, -ENOMEM, "%s: out of memory for %llu strings", x->s, (unsigned long long) n);
                 v->arr.strs = strs;
                 for (uint64_t i = 0; i < n; i++) {
-                        r = cur_str(c, &strs[i], key);
-                        if (r < 0)
+                        char what[64];
+                        snprintf(what, sizeof(what), "string #%llu", (unsigned long long) i);
+                        if ((r = cur_str(c, &strs[i], x, what)) < 0)
                                 return r;
                 }
                 v->arr.n = n;
@@ -143,16 +168,16 @@ static int read_value(struct cursor *c, enum gguf_type t, struct gguf_value *v, 
         }
         if (et == GGUF_TYPE_ARRAY) {
                 /* Each nested array needs at least 12 bytes of header. */
-                if (n > (c->size - c->pos) / 12)
-                        return err_set(c->err, -EBADMSG, "key '%s': array of %llu arrays cannot fit in the file",
-                                       key, (unsigned long long) n);
+                if (n > cur_left(c) / 12)
+                        return err_set(c->err, -EBADMSG, "%s: array of %llu arrays cannot fit in the %llu bytes left",
+                                       x->s, (unsigned long long) n, (unsigned long long) cur_left(c));
                 struct gguf_value *arrs = calloc(n ? n : 1, sizeof(*arrs));
                 if (!arrs)
-                        return err_set(c->err, -ENOMEM, "key '%s': out of memory", key);
+                        return err_set(c->err, -ENOMEM, "%s: out of memory for %llu arrays", x->s, (unsigned long long) n);
                 v->arr.arrs = arrs;
                 for (uint64_t i = 0; i < n; i++) {
                         v->arr.n = i; /* so value_free frees only what was read */
-                        r = read_value(c, GGUF_TYPE_ARRAY, &arrs[i], key, depth + 1);
+                        r = read_value(c, GGUF_TYPE_ARRAY, &arrs[i], x, depth + 1);
                         if (r < 0) {
                                 value_free(&arrs[i]);
                                 return r;
@@ -161,42 +186,59 @@ static int read_value(struct cursor *c, enum gguf_type t, struct gguf_value *v, 
                 v->arr.n = n;
                 return 0;
         }
-        uint64_t es = fixed_size(et), bytes;
+        uint64_t es = gguf_fixed_size(et), bytes;
         if (es == 0)
-                return err_set(c->err, -EBADMSG, "key '%s': unknown array element type %u", key, et);
-        if (mul_overflows(n, es, &bytes) || !cur_have(c, bytes))
-                return err_set(c->err, -EBADMSG, "key '%s': array of %llu %s runs past the end of the file",
-                               key, (unsigned long long) n, gguf_type_name(et));
+                return err_set(c->err, -EBADMSG, "%s: unknown array element type %u", x->s, et);
+        if (mul_overflows(n, es, &bytes) || bytes > cur_left(c))
+                return err_set(c->err, -EBADMSG, "%s: array of %llu %s runs past the end of the file (%llu bytes left)",
+                               x->s, (unsigned long long) n, gguf_type_name(et), (unsigned long long) cur_left(c));
         v->arr.raw = c->base + c->pos;
         v->arr.n = n;
         c->pos += bytes;
         return 0;
 }
 
-static char *str_dup_checked(struct gguf_str s) {
-        /* Names with embedded NULs would compare wrongly: refuse them. */
+/* Copies a key or tensor name, refusing what would compare or print wrongly. */
+static int read_name(struct cursor *c, const struct ctx *x, char **ret) {
+        struct gguf_str s;
+        int r = cur_str(c, &s, x, "name");
+        if (r < 0)
+                return r;
+        if (s.len == 0)
+                return err_set(c->err, -EBADMSG, "%s: empty name", x->s);
+        if (s.len > GGUF_MAX_NAME_LEN)
+                return err_set(c->err, -EBADMSG, "%s: name of %llu bytes (at most %d allowed)", x->s,
+                               (unsigned long long) s.len, GGUF_MAX_NAME_LEN);
         if (memchr(s.ptr, 0, s.len))
-                return NULL;
-        return gguf_str_dup(s);
+                return err_set(c->err, -EBADMSG, "%s: name contains a NUL byte", x->s);
+        *ret = gguf_str_dup(s);
+        if (!*ret)
+                return err_set(c->err, -ENOMEM, "%s: out of memory", x->s);
+        return 0;
 }
 
 char *gguf_str_dup(struct gguf_str s) {
+        if (s.len >= SIZE_MAX)
+                return NULL;
         char *p = malloc(s.len + 1);
         if (!p)
                 return NULL;
-        memcpy(p, s.ptr, s.len);
+        if (s.len)
+                memcpy(p, s.ptr, s.len);
         p[s.len] = 0;
         return p;
 }
 
 bool gguf_str_eq(struct gguf_str s, const char *c) {
         size_t n = strlen(c);
-        return s.len == n && memcmp(s.ptr, c, n) == 0;
+        return s.len == n && (n == 0 || memcmp(s.ptr, c, n) == 0);
 }
 
 struct gguf_file *gguf_close(struct gguf_file *f) {
         if (!f)
                 return NULL;
+        gguf_index_free(f->kv_index);
+        gguf_index_free(f->tensor_index);
         for (uint64_t i = 0; i < f->n_kv; i++) {
                 free(f->kvs[i].key);
                 value_free(&f->kvs[i].value);
@@ -211,56 +253,63 @@ struct gguf_file *gguf_close(struct gguf_file *f) {
         return NULL;
 }
 
-static int parse(struct gguf_file *f, struct vkinfer_err *err) {
-        struct cursor c = {.base = f->base, .size = f->size, .pos = 0, .err = err};
+static int parse_header(struct gguf_file *f, struct cursor *c, uint64_t *n_tensors, uint64_t *n_kv) {
+        struct ctx x = {"header"};
         uint32_t magic;
         int r;
 
-        if (f->size < 4 || (memcpy(&magic, f->base, 4), magic != GGUF_MAGIC))
-                return err_set(err, -EBADMSG, "not a GGUF file (bad magic)");
-        c.pos = 4;
-        if ((r = cur_u32(&c, &f->version, "the version")) < 0)
+        if (f->size < 4)
+                return err_set(c->err, -EBADMSG, "not a GGUF file (%llu bytes, no magic)", (unsigned long long) f->size);
+        memcpy(&magic, f->base, 4);
+        if (magic != GGUF_MAGIC)
+                return err_set(c->err, -EBADMSG, "not a GGUF file (bad magic)");
+        c->pos = 4;
+        if ((r = cur_u32(c, &f->version, &x, "version")) < 0)
                 return r;
+        /* A big-endian file has the same magic bytes but a byte-swapped version. */
+        uint32_t swapped = __builtin_bswap32(f->version);
+        if ((f->version & 0xffff) == 0 && swapped >= 1 && swapped <= 3)
+                return err_set(c->err, -EPROTONOSUPPORT,
+                               "big-endian GGUF (version %u) is not supported: convert the file to little-endian", swapped);
         if (f->version == 1)
-                return err_set(err, -EPROTONOSUPPORT, "GGUF version 1 is not supported (convert the file to v3)");
+                return err_set(c->err, -EPROTONOSUPPORT, "GGUF version 1 is not supported (convert the file to v3)");
         if (f->version != 2 && f->version != 3)
-                return err_set(err, -EPROTONOSUPPORT, "unsupported GGUF version %u", f->version);
-        uint64_t n_tensors, n_kv;
-        if ((r = cur_u64(&c, &n_tensors, "the tensor count")) < 0 || (r = cur_u64(&c, &n_kv, "the key count")) < 0)
+                return err_set(c->err, -EPROTONOSUPPORT, "unsupported GGUF version %u (2 and 3 are)", f->version);
+        if ((r = cur_u64(c, n_tensors, &x, "tensor count")) < 0 || (r = cur_u64(c, n_kv, &x, "key count")) < 0)
                 return r;
-        /* Each kv needs >= 12 bytes (key length + type), each tensor info >= 24. */
-        if (n_kv > (f->size - c.pos) / 12)
-                return err_set(err, -EBADMSG, "key count %llu cannot fit in a file of %llu bytes",
-                               (unsigned long long) n_kv, (unsigned long long) f->size);
-        if (n_tensors > (f->size - c.pos) / 24)
-                return err_set(err, -EBADMSG, "tensor count %llu cannot fit in a file of %llu bytes",
-                               (unsigned long long) n_tensors, (unsigned long long) f->size);
+        /* A kv needs >= 14 bytes (name length, a 1-byte name, type, a 1-byte value);
+         * a tensor info >= 33 (name length and byte, n_dims, one dim, type, offset). */
+        if (*n_kv > cur_left(c) / 14)
+                return err_set(c->err, -EBADMSG, "header: key count %llu cannot fit in a file of %llu bytes (truncated or corrupt)",
+                               (unsigned long long) *n_kv, (unsigned long long) f->size);
+        if (*n_tensors > cur_left(c) / 33)
+                return err_set(c->err, -EBADMSG, "header: tensor count %llu cannot fit in a file of %llu bytes (truncated or corrupt)",
+                               (unsigned long long) *n_tensors, (unsigned long long) f->size);
+        return 0;
+}
 
+static int parse_kvs(struct gguf_file *f, struct cursor *c, uint64_t n_kv) {
+        int r;
         f->kvs = calloc(n_kv ? n_kv : 1, sizeof(*f->kvs));
-        f->tensors = calloc(n_tensors ? n_tensors : 1, sizeof(*f->tensors));
-        if (!f->kvs || !f->tensors)
-                return err_set(err, -ENOMEM, "out of memory");
-
+        f->kv_index = gguf_index_new(n_kv);
+        if (!f->kvs || !f->kv_index)
+                return err_set(c->err, -ENOMEM, "out of memory for %llu keys", (unsigned long long) n_kv);
         for (uint64_t i = 0; i < n_kv; i++) {
                 struct gguf_kv *kv = &f->kvs[i];
-                struct gguf_str key;
-                char what[64];
-                snprintf(what, sizeof(what), "the name of key #%llu", (unsigned long long) i);
-                if ((r = cur_str(&c, &key, what)) < 0)
+                struct ctx x;
+                ctx_setn(&x, "key", i);
+                if ((r = read_name(c, &x, &kv->key)) < 0)
                         return r;
-                kv->key = str_dup_checked(key);
-                if (!kv->key)
-                        return err_set(err, -EBADMSG, "key #%llu: name contains a NUL byte", (unsigned long long) i);
                 f->n_kv = i + 1;
-                for (uint64_t j = 0; j < i; j++)
-                        if (strcmp(f->kvs[j].key, kv->key) == 0)
-                                return err_set(err, -EBADMSG, "duplicate key '%s'", kv->key);
-                uint32_t t;
-                if ((r = cur_u32(&c, &t, kv->key)) < 0)
+                ctx_set(&x, "key", kv->key);
+                if (gguf_index_insert(f->kv_index, kv->key, i) != UINT64_MAX)
+                        return err_set(c->err, -EBADMSG, "%s: duplicate key", x.s);
+                uint32_t t = 0;
+                if ((r = cur_u32(c, &t, &x, "value type")) < 0)
                         return r;
                 if (t >= GGUF_TYPE_COUNT_)
-                        return err_set(err, -EBADMSG, "key '%s': unknown value type %u", kv->key, t);
-                if ((r = read_value(&c, t, &kv->value, kv->key, 0)) < 0)
+                        return err_set(c->err, -EBADMSG, "%s: unknown value type %u", x.s, t);
+                if ((r = read_value(c, t, &kv->value, &x, 0)) < 0)
                         return r;
         }
 
@@ -268,74 +317,141 @@ static int parse(struct gguf_file *f, struct vkinfer_err *err) {
         const struct gguf_kv *al = gguf_find_kv(f, "general.alignment");
         if (al) {
                 if (al->value.type != GGUF_TYPE_UINT32)
-                        return err_set(err, -EBADMSG, "key 'general.alignment' must be u32, not %s",
+                        return err_set(c->err, -EBADMSG, "key 'general.alignment' must be u32, not %s",
                                        gguf_type_name(al->value.type));
                 uint64_t a = al->value.u64;
                 if (a == 0 || (a & (a - 1)) != 0)
-                        return err_set(err, -EBADMSG, "key 'general.alignment': %llu is not a power of two",
+                        return err_set(c->err, -EBADMSG, "key 'general.alignment': %llu is not a power of two",
                                        (unsigned long long) a);
                 f->alignment = a;
         }
+        return 0;
+}
 
-        for (uint64_t i = 0; i < n_tensors; i++) {
-                struct gguf_tensor *t = &f->tensors[i];
-                struct gguf_str name;
-                char what[64];
-                snprintf(what, sizeof(what), "the name of tensor #%llu", (unsigned long long) i);
-                if ((r = cur_str(&c, &name, what)) < 0)
+static int parse_tensor_info(struct gguf_file *f, struct cursor *c, uint64_t i) {
+        struct gguf_tensor *t = &f->tensors[i];
+        struct ctx x;
+        int r;
+
+        ctx_setn(&x, "tensor", i);
+        if ((r = read_name(c, &x, &t->name)) < 0)
+                return r;
+        f->n_tensors = i + 1;
+        ctx_set(&x, "tensor", t->name);
+        if ((r = cur_u32(c, &t->n_dims, &x, "dimension count")) < 0)
+                return r;
+        if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
+                return err_set(c->err, -EBADMSG, "%s: %u dimensions (1 to %d allowed)", x.s, t->n_dims, GGUF_MAX_DIMS);
+        uint64_t n_el = 1;
+        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) {
+                t->ne[d] = 1;
+                if (d >= t->n_dims)
+                        continue;
+                if ((r = cur_u64(c, &t->ne[d], &x, "shape")) < 0)
                         return r;
-                t->name = str_dup_checked(name);
-                if (!t->name)
-                        return err_set(err, -EBADMSG, "tensor #%llu: name contains a NUL byte", (unsigned long long) i);
-                f->n_tensors = i + 1;
-                if ((r = cur_u32(&c, &t->n_dims, t->name)) < 0)
-                        return r;
-                if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
-                        return err_set(err, -EBADMSG, "tensor '%s': %u dimensions (1 to %d allowed)",
-                                       t->name, t->n_dims, GGUF_MAX_DIMS);
-                uint64_t n_el = 1;
-                for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) {
-                        t->ne[d] = 1;
-                        if (d < t->n_dims && (r = cur_u64(&c, &t->ne[d], t->name)) < 0)
-                                return r;
-                        if (t->ne[d] == 0 && d < t->n_dims)
-                                return err_set(err, -EBADMSG, "tensor '%s': dimension %u is zero", t->name, d);
-                        if (mul_overflows(n_el, t->ne[d], &n_el))
-                                return err_set(err, -EBADMSG, "tensor '%s': element count overflows", t->name);
-                }
-                t->n_elements = n_el;
-                if ((r = cur_u32(&c, &t->type, t->name)) < 0 || (r = cur_u64(&c, &t->offset, t->name)) < 0)
-                        return r;
-                const struct ggml_type_info *ti = ggml_type_info(t->type);
-                if (!ti)
-                        return err_set(err, -EBADMSG, "tensor '%s': unknown tensor type %u", t->name, t->type);
-                if (t->ne[0] % ti->block_size != 0)
-                        return err_set(err, -EBADMSG, "tensor '%s': row length %llu is not a multiple of the %s block size %u",
-                                       t->name, (unsigned long long) t->ne[0], ti->name, ti->block_size);
-                if (mul_overflows(n_el / ti->block_size, ti->type_size, &t->n_bytes))
-                        return err_set(err, -EBADMSG, "tensor '%s': size overflows", t->name);
-                if (t->offset % f->alignment != 0)
-                        return err_set(err, -EBADMSG, "tensor '%s': offset %llu is not aligned to %llu",
-                                       t->name, (unsigned long long) t->offset, (unsigned long long) f->alignment);
-                for (uint64_t j = 0; j < i; j++)
-                        if (strcmp(f->tensors[j].name, t->name) == 0)
-                                return err_set(err, -EBADMSG, "duplicate tensor '%s'", t->name);
+                if (t->ne[d] == 0)
+                        return err_set(c->err, -EBADMSG, "%s: dimension %u is zero", x.s, d);
+                /* ggml keeps shapes in int64_t: the product must fit there. */
+                if (mul_overflows(n_el, t->ne[d], &n_el) || n_el > INT64_MAX)
+                        return err_set(c->err, -EBADMSG, "%s: element count overflows (dimension %u is %llu)",
+                                       x.s, d, (unsigned long long) t->ne[d]);
         }
+        t->n_elements = n_el;
+        if ((r = cur_u32(c, &t->type, &x, "type")) < 0 || (r = cur_u64(c, &t->offset, &x, "data offset")) < 0)
+                return r;
+        const struct ggml_type_info *ti = ggml_type_info(t->type);
+        if (!ti)
+                return err_set(c->err, -EBADMSG, "%s: unknown or retired tensor type %u", x.s, t->type);
+        if (t->ne[0] % ti->block_size != 0)
+                return err_set(c->err, -EBADMSG, "%s: row length %llu is not a multiple of the %s block size %u",
+                               x.s, (unsigned long long) t->ne[0], ti->name, ti->block_size);
+        if (mul_overflows(n_el / ti->block_size, ti->type_size, &t->n_bytes))
+                return err_set(c->err, -EBADMSG, "%s: size in bytes overflows", x.s);
+        if (t->offset % f->alignment != 0)
+                return err_set(c->err, -EBADMSG, "%s: data offset %llu is not aligned to %llu", x.s,
+                               (unsigned long long) t->offset, (unsigned long long) f->alignment);
+        if (gguf_index_insert(f->tensor_index, t->name, i) != UINT64_MAX)
+                return err_set(c->err, -EBADMSG, "%s: duplicate tensor", x.s);
+        return 0;
+}
 
+struct extent {
+        uint64_t offset, n_bytes, idx;
+};
+
+static int cmp_extent(const void *a, const void *b) {
+        const struct extent *x = a, *y = b;
+        return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Tensors that share bytes would alias each other's weights: no writer
+ * produces that, so it means a corrupt offset. */
+static int check_overlap(struct gguf_file *f, struct vkinfer_err *err) {
+        if (f->n_tensors < 2)
+                return 0;
+        struct extent *ex = malloc(f->n_tensors * sizeof(*ex));
+        if (!ex)
+                return err_set(err, -ENOMEM, "out of memory");
+        for (uint64_t i = 0; i < f->n_tensors; i++)
+                ex[i] = (struct extent){f->tensors[i].offset, f->tensors[i].n_bytes, i};
+        qsort(ex, f->n_tensors, sizeof(*ex), cmp_extent);
+        int r = 0;
+        for (uint64_t i = 1; i < f->n_tensors; i++) {
+                /* Both extents end inside the file, so the sum cannot overflow. */
+                if (ex[i].offset < ex[i - 1].offset + ex[i - 1].n_bytes) {
+                        const struct gguf_tensor *a = &f->tensors[ex[i - 1].idx], *b = &f->tensors[ex[i].idx];
+                        struct ctx xa, xb;
+                        ctx_set(&xa, "tensor", a->name);
+                        ctx_set(&xb, "tensor", b->name);
+                        r = err_set(err, -EBADMSG, "%s: data at offset %llu overlaps %s (offset %llu, %llu bytes)",
+                                    xb.s, (unsigned long long) b->offset, xa.s, (unsigned long long) a->offset,
+                                    (unsigned long long) a->n_bytes);
+                        break;
+                }
+        }
+        free(ex);
+        return r;
+}
+
+static int parse(struct gguf_file *f, struct vkinfer_err *err) {
+        struct cursor c = {.base = f->base, .size = f->size, .pos = 0, .err = err};
+        uint64_t n_tensors = 0, n_kv = 0;
+        int r;
+
+        if ((r = parse_header(f, &c, &n_tensors, &n_kv)) < 0)
+                return r;
+        if ((r = parse_kvs(f, &c, n_kv)) < 0)
+                return r;
+
+        f->tensors = calloc(n_tensors ? n_tensors : 1, sizeof(*f->tensors));
+        f->tensor_index = gguf_index_new(n_tensors);
+        if (!f->tensors || !f->tensor_index)
+                return err_set(err, -ENOMEM, "out of memory for %llu tensors", (unsigned long long) n_tensors);
+        for (uint64_t i = 0; i < n_tensors; i++)
+                if ((r = parse_tensor_info(f, &c, i)) < 0)
+                        return r;
+
+        /* The data section starts at the next multiple of the alignment; a file
+         * without tensors may end before it. */
         f->data_offset = align_up(c.pos, f->alignment);
-        if (f->data_offset < c.pos || (n_tensors > 0 && f->data_offset > f->size))
-                return err_set(err, -EBADMSG, "file truncated before the tensor data");
+        if (n_tensors > 0 && f->data_offset > f->size)
+                return err_set(err, -EBADMSG, "file truncated before the tensor data (data at offset %llu, file %llu bytes)",
+                               (unsigned long long) f->data_offset, (unsigned long long) f->size);
         uint64_t data_size = f->size >= f->data_offset ? f->size - f->data_offset : 0;
         for (uint64_t i = 0; i < n_tensors; i++) {
                 struct gguf_tensor *t = &f->tensors[i];
                 uint64_t end;
-                if (add_overflows(t->offset, t->n_bytes, &end) || end > data_size)
-                        return err_set(err, -EBADMSG, "tensor '%s': data [%llu, +%llu) runs past the end of the file (%llu data bytes)",
-                                       t->name, (unsigned long long) t->offset, (unsigned long long) t->n_bytes,
+                if (add_overflows(t->offset, t->n_bytes, &end) || end > data_size) {
+                        struct ctx x;
+                        ctx_set(&x, "tensor", t->name);
+                        return err_set(err, -EBADMSG,
+                                       "%s: data [%llu, +%llu) runs past the end of the file (%llu data bytes)", x.s,
+                                       (unsigned long long) t->offset, (unsigned long long) t->n_bytes,
                                        (unsigned long long) data_size);
+                }
                 t->data = f->base + f->data_offset + t->offset;
         }
-        return 0;
+        return check_overlap(f, err);
 }
 
 int gguf_open_memory(const void *data, size_t size, struct gguf_file **ret, struct vkinfer_err *err) {
@@ -371,6 +487,8 @@ int gguf_open(const char *path, struct gguf_file **ret, struct vkinfer_err *err)
                 close(fd);
                 return err_set(err, -EBADMSG, "'%s' is empty", path);
         }
+        /* The file must not shrink while mapped (SIGBUS): model files are not
+         * rewritten in place by any tool we know. */
         void *p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         int e = errno;
         close(fd);
@@ -390,148 +508,4 @@ int gguf_open(const char *path, struct gguf_file **ret, struct vkinfer_err *err)
         f->mapped = true;
         *ret = f;
         return 0;
-}
-
-const struct gguf_kv *gguf_find_kv(const struct gguf_file *f, const char *key) {
-        for (uint64_t i = 0; i < f->n_kv; i++)
-                if (strcmp(f->kvs[i].key, key) == 0)
-                        return &f->kvs[i];
-        return NULL;
-}
-
-const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name) {
-        for (uint64_t i = 0; i < f->n_tensors; i++)
-                if (strcmp(f->tensors[i].name, name) == 0)
-                        return &f->tensors[i];
-        return NULL;
-}
-
-static bool is_unsigned(enum gguf_type t) {
-        return t == GGUF_TYPE_UINT8 || t == GGUF_TYPE_UINT16 || t == GGUF_TYPE_UINT32 || t == GGUF_TYPE_UINT64;
-}
-
-static bool is_signed(enum gguf_type t) {
-        return t == GGUF_TYPE_INT8 || t == GGUF_TYPE_INT16 || t == GGUF_TYPE_INT32 || t == GGUF_TYPE_INT64;
-}
-
-static int get_kv(const struct gguf_file *f, const char *key, const struct gguf_kv **ret) {
-        *ret = gguf_find_kv(f, key);
-        return *ret ? 0 : -ENOENT;
-}
-
-int gguf_get_i64(const struct gguf_file *f, const char *key, int64_t *ret, struct vkinfer_err *err) {
-        const struct gguf_kv *kv;
-        if (get_kv(f, key, &kv) < 0)
-                return -ENOENT;
-        if (is_signed(kv->value.type)) {
-                *ret = kv->value.i64;
-                return 0;
-        }
-        if (is_unsigned(kv->value.type) && kv->value.u64 <= INT64_MAX) {
-                *ret = (int64_t) kv->value.u64;
-                return 0;
-        }
-        return err_set(err, -EINVAL, "key '%s' must be an integer, not %s", key, gguf_type_name(kv->value.type));
-}
-
-int gguf_get_u64(const struct gguf_file *f, const char *key, uint64_t *ret, struct vkinfer_err *err) {
-        const struct gguf_kv *kv;
-        if (get_kv(f, key, &kv) < 0)
-                return -ENOENT;
-        if (is_unsigned(kv->value.type)) {
-                *ret = kv->value.u64;
-                return 0;
-        }
-        if (is_signed(kv->value.type)) {
-                if (kv->value.i64 < 0)
-                        return err_set(err, -EINVAL, "key '%s' must not be negative (%lld)", key, (long long) kv->value.i64);
-                *ret = (uint64_t) kv->value.i64;
-                return 0;
-        }
-        return err_set(err, -EINVAL, "key '%s' must be an integer, not %s", key, gguf_type_name(kv->value.type));
-}
-
-int gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *ret, struct vkinfer_err *err) {
-        uint64_t v;
-        int r = gguf_get_u64(f, key, &v, err);
-        if (r < 0)
-                return r;
-        if (v > UINT32_MAX)
-                return err_set(err, -EINVAL, "key '%s': %llu is out of range", key, (unsigned long long) v);
-        *ret = (uint32_t) v;
-        return 0;
-}
-
-int gguf_get_f32(const struct gguf_file *f, const char *key, float *ret, struct vkinfer_err *err) {
-        const struct gguf_kv *kv;
-        if (get_kv(f, key, &kv) < 0)
-                return -ENOENT;
-        switch (kv->value.type) {
-        case GGUF_TYPE_FLOAT32: case GGUF_TYPE_FLOAT64: *ret = (float) kv->value.f64; return 0;
-        default:
-                if (is_unsigned(kv->value.type)) { *ret = (float) kv->value.u64; return 0; }
-                if (is_signed(kv->value.type)) { *ret = (float) kv->value.i64; return 0; }
-        }
-        return err_set(err, -EINVAL, "key '%s' must be a number, not %s", key, gguf_type_name(kv->value.type));
-}
-
-int gguf_get_bool(const struct gguf_file *f, const char *key, bool *ret, struct vkinfer_err *err) {
-        const struct gguf_kv *kv;
-        if (get_kv(f, key, &kv) < 0)
-                return -ENOENT;
-        if (kv->value.type != GGUF_TYPE_BOOL)
-                return err_set(err, -EINVAL, "key '%s' must be bool, not %s", key, gguf_type_name(kv->value.type));
-        *ret = kv->value.u64 != 0;
-        return 0;
-}
-
-int gguf_get_str(const struct gguf_file *f, const char *key, struct gguf_str *ret, struct vkinfer_err *err) {
-        const struct gguf_kv *kv;
-        if (get_kv(f, key, &kv) < 0)
-                return -ENOENT;
-        if (kv->value.type != GGUF_TYPE_STRING)
-                return err_set(err, -EINVAL, "key '%s' must be a string, not %s", key, gguf_type_name(kv->value.type));
-        *ret = kv->value.str;
-        return 0;
-}
-
-int gguf_get_arr(const struct gguf_file *f, const char *key, enum gguf_type elem_type,
-                 const struct gguf_value **ret, struct vkinfer_err *err) {
-        const struct gguf_kv *kv;
-        if (get_kv(f, key, &kv) < 0)
-                return -ENOENT;
-        if (kv->value.type != GGUF_TYPE_ARRAY)
-                return err_set(err, -EINVAL, "key '%s' must be an array, not %s", key, gguf_type_name(kv->value.type));
-        if (elem_type != GGUF_TYPE_COUNT_ && kv->value.arr.type != elem_type)
-                return err_set(err, -EINVAL, "key '%s' must be an array of %s, not of %s", key,
-                               gguf_type_name(elem_type), gguf_type_name(kv->value.arr.type));
-        *ret = &kv->value;
-        return 0;
-}
-
-static void arr_elem(const struct gguf_value *arr, uint64_t i, struct gguf_value *v) {
-        memset(v, 0, sizeof(*v));
-        uint64_t es = fixed_size(arr->arr.type);
-        if (es && i < arr->arr.n)
-                decode_scalar(arr->arr.type, arr->arr.raw + i * es, v);
-}
-
-double gguf_arr_get_f64(const struct gguf_value *arr, uint64_t i) {
-        struct gguf_value v;
-        arr_elem(arr, i, &v);
-        if (is_unsigned(v.type) || v.type == GGUF_TYPE_BOOL)
-                return (double) v.u64;
-        if (is_signed(v.type))
-                return (double) v.i64;
-        return v.f64;
-}
-
-int64_t gguf_arr_get_i64(const struct gguf_value *arr, uint64_t i) {
-        struct gguf_value v;
-        arr_elem(arr, i, &v);
-        if (is_unsigned(v.type) || v.type == GGUF_TYPE_BOOL)
-                return (int64_t) v.u64;
-        if (is_signed(v.type))
-                return v.i64;
-        return (int64_t) v.f64;
 }

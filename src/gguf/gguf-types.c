@@ -1,5 +1,10 @@
 /* The one table of GGUF tensor types: block size and bytes per block, for
- * every type ggml defines, including those vkinfer does not compute. */
+ * every type ggml defines, including those vkinfer does not compute.
+ * Checked against the block structs and static_asserts of ggml's
+ * ggml-common.h (llama.cpp, 2026). Q8_1 is 36 bytes there (two halves and
+ * 32 quants); gguf-py's constants.py still says 40, a leftover from when the
+ * two scales were floats. Q8_1 and Q8_K are activation formats that ggml
+ * never writes into files, listed for completeness. */
 #include "gguf/gguf.h"
 
 #include <errno.h>
@@ -38,6 +43,9 @@ static const struct ggml_type_info type_table[GGML_TYPE_COUNT_] = {
         [GGML_TYPE_TQ1_0] = {"TQ1_0", 256, 48 + 4 + 2},
         [GGML_TYPE_TQ2_0] = {"TQ2_0", 256, 64 + 2},
         [GGML_TYPE_MXFP4] = {"MXFP4", 32, 1 + 16},
+        [GGML_TYPE_NVFP4] = {"NVFP4", 64, 4 + 32},
+        [GGML_TYPE_Q1_0] = {"Q1_0", 128, 2 + 16},
+        [GGML_TYPE_Q2_0] = {"Q2_0", 64, 2 + 16},
 };
 
 const struct ggml_type_info *ggml_type_info(uint32_t type) {

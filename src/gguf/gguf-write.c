@@ -13,6 +13,7 @@ struct wkv {
         uint64_t n;               /* arrays: element count */
         uint8_t *blob;            /* encoded value bytes (after the type tag) */
         size_t blob_size;
+        bool raw;                 /* arrays: blob already holds element type and count */
 };
 
 struct wtensor {
@@ -102,7 +103,7 @@ static int set_blob(struct gguf_writer *w, const char *key, enum gguf_type type,
         for (size_t i = 0; i < w->n_kvs; i++)
                 if (strcmp(w->kvs[i].key, key) == 0) {
                         free(w->kvs[i].blob);
-                        w->kvs[i] = (struct wkv){w->kvs[i].key, type, et, n, b->p, b->n};
+                        w->kvs[i] = (struct wkv){w->kvs[i].key, type, et, n, b->p, b->n, false};
                         return 0;
                 }
         struct wkv *kvs = realloc(w->kvs, (w->n_kvs + 1) * sizeof(*kvs));
@@ -115,7 +116,7 @@ static int set_blob(struct gguf_writer *w, const char *key, enum gguf_type type,
                 return -ENOMEM;
         }
         w->kvs = kvs;
-        w->kvs[w->n_kvs++] = (struct wkv){k, type, et, n, b->p, b->n};
+        w->kvs[w->n_kvs++] = (struct wkv){k, type, et, n, b->p, b->n, false};
         return 0;
 }
 
@@ -155,22 +156,48 @@ int gguf_writer_set_arr_str(struct gguf_writer *w, const char *key, const char *
         return set_blob(w, key, GGUF_TYPE_ARRAY, GGUF_TYPE_STRING, n, &b);
 }
 
+int gguf_writer_set_raw(struct gguf_writer *w, const char *key, enum gguf_type type, const void *encoded, size_t size) {
+        struct buf b = {0};
+        buf_put(&b, encoded, size);
+        int r = set_blob(w, key, type, 0, 0, &b);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < w->n_kvs; i++)
+                if (strcmp(w->kvs[i].key, key) == 0)
+                        w->kvs[i].raw = true;
+        return 0;
+}
+
 int gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_type et, const void *data, uint64_t n) {
         static const uint8_t sizes[GGUF_TYPE_COUNT_] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+        uint64_t bytes;
         if ((unsigned) et >= GGUF_TYPE_COUNT_ || sizes[et] == 0)
                 return -EINVAL;
+        if (mul_overflows(n, sizes[et], &bytes) || bytes > SIZE_MAX)
+                return -EOVERFLOW;
         struct buf b = {0};
-        buf_put(&b, data, n * sizes[et]);
+        buf_put(&b, data, bytes);
         return set_blob(w, key, GGUF_TYPE_ARRAY, et, n, &b);
 }
 
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                            uint32_t n_dims, const uint64_t *ne, const void *data, uint64_t n_bytes) {
-        if (n_dims == 0 || n_dims > GGUF_MAX_DIMS || !ggml_type_info(type))
+        if (n_dims == 0 || n_dims > GGUF_MAX_DIMS || !ggml_type_info(type) || !name[0] ||
+            strlen(name) > GGUF_MAX_NAME_LEN)
                 return -EINVAL;
         struct wtensor t = {.type = type, .n_dims = n_dims, .n_bytes = n_bytes};
-        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++)
+        /* Refuse what the reader would refuse: a file we write must read back. */
+        uint64_t rows = 1, row_bytes, want;
+        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) {
                 t.ne[d] = d < n_dims ? ne[d] : 1;
+                if (t.ne[d] == 0 || (d > 0 && mul_overflows(rows, t.ne[d], &rows)))
+                        return -EINVAL;
+        }
+        if (ggml_row_bytes(type, t.ne[0], &row_bytes) < 0 || mul_overflows(row_bytes, rows, &want) || want != n_bytes)
+                return -EINVAL;
+        for (size_t i = 0; i < w->n_tensors; i++)
+                if (strcmp(w->tensors[i].name, name) == 0)
+                        return -EEXIST;
         t.name = strdup(name);
         t.data = malloc(n_bytes ? n_bytes : 1);
         struct wtensor *ts = realloc(w->tensors, (w->n_tensors + 1) * sizeof(*ts));
@@ -207,7 +234,7 @@ int gguf_writer_to_memory(const struct gguf_writer *w, uint8_t **ret_data, size_
                 const struct wkv *kv = &w->kvs[i];
                 buf_str(&b, kv->key);
                 buf_u32(&b, kv->type);
-                if (kv->type == GGUF_TYPE_ARRAY) {
+                if (kv->type == GGUF_TYPE_ARRAY && !kv->raw) {
                         buf_u32(&b, kv->elem_type);
                         buf_u64(&b, kv->n);
                 }

@@ -68,7 +68,10 @@ enum ggml_type {
         GGML_TYPE_TQ1_0 = 34,
         GGML_TYPE_TQ2_0 = 35,
         GGML_TYPE_MXFP4 = 39,
-        GGML_TYPE_COUNT_ = 40,
+        GGML_TYPE_NVFP4 = 40,
+        GGML_TYPE_Q1_0 = 41,
+        GGML_TYPE_Q2_0 = 42,
+        GGML_TYPE_COUNT_ = 43,
 };
 
 /* The one table of quant-type sizes (gguf-types.c). */
@@ -78,7 +81,7 @@ struct ggml_type_info {
         uint32_t type_size;  /* bytes per block */
 };
 
-/* NULL for an unknown or retired type number. */
+/* NULL for an unknown or retired type number (4, 5, 31-33, 36-38). */
 const struct ggml_type_info *ggml_type_info(uint32_t type);
 const char *ggml_type_name(uint32_t type); /* "type 31" style for unknown ones (static buffer) */
 /* Bytes of a row of n elements; fails if n is not a multiple of the block. */
@@ -135,17 +138,27 @@ struct gguf_file {
         const uint8_t *base;  /* the whole file */
         uint64_t size;
         bool mapped; /* base is an mmap we own */
+        struct gguf_index *kv_index;     /* private: hash of key names */
+        struct gguf_index *tensor_index; /* private: hash of tensor names */
 };
 
-/* Opens and validates a file. On failure *ret is untouched and err says
- * which key or tensor was wrong and how. */
+/* Limits the reader enforces on top of the format (no real file comes near). */
+#define GGUF_MAX_NESTING 4           /* arrays of arrays, at most this deep */
+#define GGUF_MAX_NAME_LEN 65535      /* bytes in a key or tensor name */
+
+/* Opens and validates a file: GGUF v2 or v3, little-endian. Checks every
+ * count, length, offset and tensor extent against the file (overflow-safe),
+ * refuses duplicate keys/tensors, unknown types, misaligned or overlapping
+ * tensor data. On failure *ret is untouched, the return is a negative errno
+ * (-EBADMSG for a malformed file, -EPROTONOSUPPORT for an unsupported
+ * version or byte order) and err says which key or tensor was wrong and how. */
 int gguf_open(const char *path, struct gguf_file **ret, struct vkinfer_err *err);
 /* Parses a buffer the caller keeps alive (tests, fuzzing). */
 int gguf_open_memory(const void *data, size_t size, struct gguf_file **ret, struct vkinfer_err *err);
 /* Accepts NULL; returns NULL. */
 struct gguf_file *gguf_close(struct gguf_file *f);
 
-/* Lookup; NULL when absent. */
+/* Lookup by exact name (hashed, O(1)); NULL when absent. */
 const struct gguf_kv *gguf_find_kv(const struct gguf_file *f, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name);
 
@@ -162,9 +175,24 @@ int gguf_get_str(const struct gguf_file *f, const char *key, struct gguf_str *re
 int gguf_get_arr(const struct gguf_file *f, const char *key, enum gguf_type elem_type,
                  const struct gguf_value **ret, struct vkinfer_err *err);
 
-/* Element i of a numeric array as double / int64 (no bounds beyond n checked by caller). */
+/* Element i of a numeric array as double / int64; 0 when i >= n or the
+ * elements are not numbers. */
 double gguf_arr_get_f64(const struct gguf_value *arr, uint64_t i);
 int64_t gguf_arr_get_i64(const struct gguf_value *arr, uint64_t i);
+/* Element i of a string array; false (ret untouched) when i >= n or the
+ * elements are not strings. */
+bool gguf_arr_get_str(const struct gguf_value *arr, uint64_t i, struct gguf_str *ret);
+
+/* Writes the key name `<general.architecture>.<suffix>` into buf (suffix
+ * "block_count" gives "deepseek2.block_count") and returns buf; NULL when
+ * the file has no architecture string or the name does not fit in size. */
+const char *gguf_arch_key(const struct gguf_file *f, const char *suffix, char *buf, size_t size);
+
+/* Fails with -EOPNOTSUPP and "tensor 'NAME': type IQ2_XXS is not supported
+ * here (supported: F32, F16, Q8_0)" unless t's type is one of supported[n]:
+ * for code that computes with a subset of the types a file may hold. */
+int gguf_tensor_require_type(const struct gguf_tensor *t, const uint32_t *supported, size_t n,
+                             struct vkinfer_err *err);
 
 /* Convenience: "%s" of a gguf_str into a malloc'd NUL-terminated string. */
 char *gguf_str_dup(struct gguf_str s);
@@ -183,10 +211,16 @@ int gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v);
 int gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v);
 int gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v);
 int gguf_writer_set_arr_str(struct gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+/* A value already encoded as it follows the type tag in the file (for tests
+ * that need nested arrays or deliberately odd encodings). Copied. */
+int gguf_writer_set_raw(struct gguf_writer *w, const char *key, enum gguf_type type,
+                        const void *encoded, size_t size);
 /* A numeric array of elem_type (fixed-size types only); data holds n elements. */
 int gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_type elem_type,
                         const void *data, uint64_t n);
-/* ne[0] is the row length; data holds the tensor's bytes in `type`. Copied. */
+/* ne[0] is the row length; data holds the tensor's bytes in `type`. Copied.
+ * -EINVAL when n_bytes does not match the shape and type, a dimension is 0,
+ * or the name is empty; -EEXIST when the name is taken. */
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                            uint32_t n_dims, const uint64_t *ne, const void *data, uint64_t n_bytes);
 /* Serializes (version 3, alignment from general.alignment or 32). */

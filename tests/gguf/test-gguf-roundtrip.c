@@ -30,6 +30,16 @@ int main(void) {
         uint64_t ne1[1] = {64};
         gguf_writer_add_tensor(w, "blk.0.attn_norm.weight", GGML_TYPE_Q8_0, 1, ne1, q, sizeof(q));
 
+        /* The writer refuses what the reader would refuse. */
+        uint64_t ne_bad[2] = {16, 0};
+        CHECK(gguf_writer_add_tensor(w, "token_embd.weight", GGML_TYPE_F32, 2, ne0, t0, sizeof(t0)) == -EEXIST, "duplicate");
+        CHECK(gguf_writer_add_tensor(w, "x", GGML_TYPE_F32, 2, ne0, t0, sizeof(t0) - 4) == -EINVAL, "size mismatch");
+        CHECK(gguf_writer_add_tensor(w, "x", GGML_TYPE_F32, 2, ne_bad, t0, 0) == -EINVAL, "zero dimension");
+        CHECK(gguf_writer_add_tensor(w, "x", GGML_TYPE_Q8_0, 1, (uint64_t[]){33}, q, 34) == -EINVAL, "partial block");
+        CHECK(gguf_writer_add_tensor(w, "x", 31, 1, ne1, q, sizeof(q)) == -EINVAL, "retired type");
+        CHECK(gguf_writer_add_tensor(w, "", GGML_TYPE_Q8_0, 1, ne1, q, sizeof(q)) == -EINVAL, "empty name");
+        CHECK(gguf_writer_add_tensor(w, "x", GGML_TYPE_Q8_0, 5, ne1, q, sizeof(q)) == -EINVAL, "5 dims");
+
         uint8_t *data;
         size_t size;
         CHECK(gguf_writer_to_memory(w, &data, &size) == 0, "serialize");

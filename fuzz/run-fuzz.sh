@@ -1,0 +1,13 @@
+#!/bin/sh
+# run-fuzz.sh FUZZER SCRATCH SECONDS SEEDS...: first replays every seed (a
+# crash there is a regression), then mutates them for SECONDS. New inputs are
+# written to SCRATCH; the committed SEEDS folders stay untouched. A crash
+# leaves its input as SCRATCH/crash-* and fails the test.
+set -eu
+fuzzer=$1 scratch=$2 seconds=$3
+shift 3
+mkdir -p "$scratch"
+cd "$scratch"
+"$fuzzer" -runs=0 "$@"
+exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -print_final_stats=1 "$scratch" "$@"

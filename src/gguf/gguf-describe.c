@@ -1,0 +1,270 @@
+/* A GGUF file described as JSON (jansson): what `vkinfer inspect` prints
+ * and what a daemon can report about a model. Strings from the file are
+ * made valid UTF-8 on the way (jansson refuses anything else). */
+#include "gguf/gguf-describe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Arrays up to this many elements are shown in full; longer ones by count. */
+#define INSPECT_MAX_ARRAY 64
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid:
+ * no overlongs, surrogates or code points past U+10FFFF, as jansson wants. */
+static size_t utf8_len(const uint8_t *p, uint64_t n) {
+        uint8_t c = p[0];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80)
+                return 1;
+        if ((c & 0xe0) == 0xc0)
+                len = 2, cp = c & 0x1f;
+        else if ((c & 0xf0) == 0xe0)
+                len = 3, cp = c & 0x0f;
+        else if ((c & 0xf8) == 0xf0)
+                len = 4, cp = c & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (p[i] & 0x3f);
+        }
+        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return len;
+}
+
+/* Strings in GGUF files are meant to be UTF-8, but nothing guarantees it and
+ * jansson refuses invalid UTF-8: each bad byte becomes U+FFFD. */
+static json_t *json_str(const char *p, uint64_t n) {
+        json_t *j = json_stringn(p, n);
+        if (j || n > SIZE_MAX / 3 - 1)
+                return j;
+        char *q = malloc(n * 3 + 1);
+        size_t o = 0;
+        if (!q)
+                return NULL;
+        for (uint64_t i = 0; i < n;) {
+                size_t len = utf8_len((const uint8_t *) p + i, n - i);
+                if (len) {
+                        memcpy(q + o, p + i, len);
+                        o += len;
+                        i += len;
+                } else {
+                        memcpy(q + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                }
+        }
+        j = json_stringn(q, o);
+        free(q);
+        return j;
+}
+
+static json_t *json_gstr(struct gguf_str s) {
+        return json_str(s.ptr, s.len);
+}
+
+/* The shortest decimal that reads back as the same float, as a double, so
+ * 1e-5f prints as 1e-05 rather than 9.9999997473787516e-06. */
+static double f32_shortest(double v) {
+        float f = (float) v;
+        char buf[32];
+        for (int p = 1; p <= 9; p++) {
+                snprintf(buf, sizeof(buf), "%.*g", p, v);
+                if (strtof(buf, NULL) == f)
+                        return strtod(buf, NULL);
+        }
+        return v;
+}
+
+static json_t *scalar_json(const struct gguf_value *v) {
+        switch (v->type) {
+        case GGUF_TYPE_UINT8: case GGUF_TYPE_UINT16: case GGUF_TYPE_UINT32: case GGUF_TYPE_UINT64:
+                return v->u64 <= INT64_MAX ? json_integer((json_int_t) v->u64) : json_real((double) v->u64);
+        case GGUF_TYPE_INT8: case GGUF_TYPE_INT16: case GGUF_TYPE_INT32: case GGUF_TYPE_INT64:
+                return json_integer(v->i64);
+        case GGUF_TYPE_FLOAT32:
+                return json_real(f32_shortest(v->f64)); /* NaN/inf give NULL: shown as null */
+        case GGUF_TYPE_FLOAT64:
+                return json_real(v->f64);
+        case GGUF_TYPE_BOOL:
+                return json_boolean(v->u64);
+        case GGUF_TYPE_STRING:
+                return json_gstr(v->str);
+        default:
+                return NULL;
+        }
+}
+
+/* A value as JSON: scalars as themselves, short arrays in full, long ones
+ * as {"array": element type, "count": n}. Never NULL-crashes: a value JSON
+ * cannot hold (NaN) becomes null. */
+static json_t *value_json(const struct gguf_value *v) {
+        if (v->type != GGUF_TYPE_ARRAY) {
+                json_t *j = scalar_json(v);
+                return j ? j : json_null();
+        }
+        if (v->arr.n > INSPECT_MAX_ARRAY)
+                return json_pack("{s:s, s:I}", "array", gguf_type_name(v->arr.type), "count", (json_int_t) v->arr.n);
+        json_t *a = json_array();
+        for (uint64_t i = 0; i < v->arr.n && a; i++) {
+                json_t *e = NULL;
+                if (v->arr.type == GGUF_TYPE_STRING)
+                        e = json_gstr(v->arr.strs[i]);
+                else if (v->arr.type == GGUF_TYPE_ARRAY)
+                        e = value_json(&v->arr.arrs[i]);
+                else {
+                        /* Element decoding lives in the library: go through it. */
+                        struct gguf_value s = {0};
+                        if (v->arr.type == GGUF_TYPE_FLOAT32 || v->arr.type == GGUF_TYPE_FLOAT64) {
+                                s.type = v->arr.type;
+                                s.f64 = gguf_arr_get_f64(v, i);
+                        } else if (v->arr.type == GGUF_TYPE_BOOL) {
+                                s.type = GGUF_TYPE_BOOL;
+                                s.u64 = gguf_arr_get_i64(v, i) != 0;
+                        } else if (v->arr.type == GGUF_TYPE_UINT64) {
+                                s.type = GGUF_TYPE_UINT64;
+                                s.u64 = (uint64_t) gguf_arr_get_i64(v, i);
+                        } else {
+                                s.type = GGUF_TYPE_INT64;
+                                s.i64 = gguf_arr_get_i64(v, i);
+                        }
+                        e = scalar_json(&s);
+                }
+                json_array_append_new(a, e ? e : json_null());
+        }
+        return a;
+}
+
+const char *gguf_template_family(const char *s, uint64_t n) {
+        char *t = strndup(s, n);
+        const char *family = "unknown";
+        if (!t)
+                return family;
+        if (strstr(t, "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>")) { /* <｜Assistant｜> */
+                if (strstr(t, "thinking is defined"))
+                        family = "deepseek-v3.1";
+                else if (strstr(t, "<think>"))
+                        family = "deepseek-r1";
+                else
+                        family = "deepseek-v3";
+        } else if (strstr(t, "<|im_start|>"))
+                family = "chatml";
+        else if (strstr(t, "<|start_header_id|>"))
+                family = "llama3";
+        free(t);
+        return family;
+}
+
+/* Token id key (e.g. "tokenizer.ggml.bos_token_id") as {"id": n, "text": s}. */
+static void add_token(json_t *tok, const struct gguf_file *f, const struct gguf_value *tokens, const char *key,
+                      const char *name) {
+        uint64_t id;
+        struct vkinfer_err err;
+        if (gguf_get_u64(f, key, &id, &err) < 0)
+                return;
+        json_t *o = json_pack("{s:I}", "id", id <= INT64_MAX ? (json_int_t) id : (json_int_t) -1);
+        struct gguf_str s;
+        if (o && tokens && gguf_arr_get_str(tokens, id, &s))
+                json_object_set_new(o, "text", json_gstr(s));
+        json_object_set_new(tok, name, o);
+}
+
+static json_t *tokenizer_json(const struct gguf_file *f) {
+        json_t *tok = json_object();
+        const struct gguf_value *tokens = NULL, *merges = NULL;
+        struct gguf_str s;
+        bool b;
+        if (gguf_get_str(f, "tokenizer.ggml.model", &s, NULL) == 0)
+                json_object_set_new(tok, "model", json_gstr(s));
+        if (gguf_get_str(f, "tokenizer.ggml.pre", &s, NULL) == 0)
+                json_object_set_new(tok, "pre", json_gstr(s));
+        if (gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &tokens, NULL) == 0)
+                json_object_set_new(tok, "vocab_size", json_integer((json_int_t) tokens->arr.n));
+        else
+                tokens = NULL;
+        add_token(tok, f, tokens, "tokenizer.ggml.bos_token_id", "bos");
+        add_token(tok, f, tokens, "tokenizer.ggml.eos_token_id", "eos");
+        add_token(tok, f, tokens, "tokenizer.ggml.eot_token_id", "eot");
+        add_token(tok, f, tokens, "tokenizer.ggml.padding_token_id", "pad");
+        add_token(tok, f, tokens, "tokenizer.ggml.unknown_token_id", "unk");
+        if (gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &b, NULL) == 0)
+                json_object_set_new(tok, "add_bos", json_boolean(b));
+        if (gguf_get_bool(f, "tokenizer.ggml.add_eos_token", &b, NULL) == 0)
+                json_object_set_new(tok, "add_eos", json_boolean(b));
+        if (gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, &merges, NULL) == 0)
+                json_object_set_new(tok, "merges", json_integer((json_int_t) merges->arr.n));
+        return tok;
+}
+
+static json_t *tensors_json(const struct gguf_file *f, json_t **ret_totals) {
+        json_t *list = json_array(), *per_type = json_object();
+        uint64_t total = 0;
+        for (uint64_t i = 0; i < f->n_tensors; i++) {
+                const struct gguf_tensor *t = &f->tensors[i];
+                json_t *shape = json_array();
+                for (uint32_t d = 0; d < t->n_dims; d++)
+                        json_array_append_new(shape, json_integer((json_int_t) t->ne[d]));
+                const char *type = ggml_type_name(t->type);
+                json_array_append_new(list, json_pack("{s:o, s:s, s:o, s:I, s:I}", "name", json_str(t->name, strlen(t->name)),
+                                                      "type", type, "shape", shape, "bytes", (json_int_t) t->n_bytes,
+                                                      "offset", (json_int_t) t->offset));
+                json_t *pt = json_object_get(per_type, type);
+                if (!pt) {
+                        pt = json_pack("{s:I, s:I}", "count", (json_int_t) 0, "bytes", (json_int_t) 0);
+                        json_object_set_new(per_type, type, pt);
+                }
+                json_object_set_new(pt, "count", json_integer(json_integer_value(json_object_get(pt, "count")) + 1));
+                json_object_set_new(pt, "bytes", json_integer(json_integer_value(json_object_get(pt, "bytes")) +
+                                                              (json_int_t) t->n_bytes));
+                total += t->n_bytes; /* every tensor lies inside the file: no overflow */
+        }
+        *ret_totals = json_pack("{s:I, s:I, s:o}", "count", (json_int_t) f->n_tensors, "bytes", (json_int_t) total,
+                                "per_type", per_type);
+        return list;
+}
+
+json_t *gguf_describe(const struct gguf_file *f) {
+        json_t *root = json_pack("{s:i, s:I, s:I, s:I, s:I}", "version",
+                                 (int) f->version, "size", (json_int_t) f->size, "alignment", (json_int_t) f->alignment,
+                                 "data_offset", (json_int_t) f->data_offset, "metadata_count", (json_int_t) f->n_kv);
+        struct gguf_str arch = {"", 0};
+        bool has_arch = gguf_get_str(f, "general.architecture", &arch, NULL) == 0;
+        json_object_set_new(root, "architecture", has_arch ? json_gstr(arch) : json_null());
+
+        json_t *general = json_object(), *hparams = json_object();
+        for (uint64_t i = 0; i < f->n_kv; i++) {
+                const struct gguf_kv *kv = &f->kvs[i];
+                size_t kl = strlen(kv->key);
+                if (strncmp(kv->key, "general.", 8) == 0)
+                        json_object_set_new(general, kv->key, value_json(&kv->value));
+                else if (has_arch && arch.len > 0 && kl > arch.len && memcmp(kv->key, arch.ptr, arch.len) == 0 &&
+                         kv->key[arch.len] == '.')
+                        json_object_set_new(hparams, kv->key, value_json(&kv->value));
+        }
+        json_object_set_new(root, "general", general);
+        json_object_set_new(root, "hyperparameters", hparams);
+        json_object_set_new(root, "tokenizer", tokenizer_json(f));
+
+        struct gguf_str tmpl;
+        json_t *ct = json_object();
+        if (gguf_get_str(f, "tokenizer.chat_template", &tmpl, NULL) == 0) {
+                json_object_set_new(ct, "present", json_true());
+                json_object_set_new(ct, "length", json_integer((json_int_t) tmpl.len));
+                json_object_set_new(ct, "family", json_string(gguf_template_family(tmpl.ptr, tmpl.len)));
+        } else
+                json_object_set_new(ct, "present", json_false());
+        json_object_set_new(root, "chat_template", ct);
+
+        json_t *totals = NULL;
+        json_object_set_new(root, "tensors", tensors_json(f, &totals));
+        json_object_set_new(root, "totals", totals);
+        return root;
+}
+
