@@ -1,0 +1,2 @@
+#include "tiny-models.h"
+int main(void) { return 0; }
