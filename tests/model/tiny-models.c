@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gguf/quant.h"
+#include "model/ref.h"
 
 void tiny_model_defaults(struct tiny_model_opts *o, enum tiny_arch arch) {
         memset(o, 0, sizeof(*o));
@@ -436,4 +437,34 @@ void tiny_model_unload(struct tiny_model *t) {
         t->file = gguf_close(t->file);
         free(t->data);
         t->data = NULL;
+}
+
+void tiny_tokens(uint64_t seed, uint32_t n_vocab, int32_t *tokens, size_t n) {
+        uint64_t s = seed * 0x2545f4914f6cdd1dull + 7;
+        for (size_t i = 0; i < n; i++)
+                tokens[i] = (int32_t) (splitmix64(&s) % n_vocab);
+}
+
+int tiny_model_ref_logits(const struct tiny_model_opts *o, int mla_form, const int32_t *tokens, size_t n,
+                          float **ret_logits, struct vkinfer_err *err) {
+        struct tiny_model t;
+        struct ref_state *s = NULL;
+        int r = tiny_model_load(o, &t, err);
+        if (r < 0)
+                return r;
+        float *logits = malloc(n * t.model->hp.n_vocab * sizeof(float));
+        if (!logits)
+                r = err_set(err, -ENOMEM, "out of memory");
+        if (r >= 0)
+                r = ref_state_new(t.model, (uint32_t) n, (enum ref_mla_form) mla_form, &s, err);
+        if (r >= 0)
+                r = ref_forward(t.model, tokens, n, 0, s, logits, err);
+        ref_state_free(s);
+        tiny_model_unload(&t);
+        if (r < 0) {
+                free(logits);
+                return r;
+        }
+        *ret_logits = logits;
+        return 0;
 }

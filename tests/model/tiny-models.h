@@ -86,3 +86,11 @@ struct tiny_model {
  * (the model loader's message for broken files). */
 int tiny_model_load(const struct tiny_model_opts *o, struct tiny_model *ret, struct vkinfer_err *err);
 void tiny_model_unload(struct tiny_model *t);
+
+/* n seeded random token ids below n_vocab. */
+void tiny_tokens(uint64_t seed, uint32_t n_vocab, int32_t *tokens, size_t n);
+
+/* Loads o and runs the CPU reference over tokens in one call (prefill);
+ * *ret_logits gets n rows of n_vocab floats (malloc'd). */
+int tiny_model_ref_logits(const struct tiny_model_opts *o, int mla_form, const int32_t *tokens, size_t n,
+                          float **ret_logits, struct vkinfer_err *err);
