@@ -45,6 +45,103 @@ void tiny_model_defaults(struct tiny_model_opts *o, enum tiny_arch arch) {
         }
 }
 
+/* ---- Named variants ---- */
+
+const char *const tiny_model_variants[] = {
+        "deepseek2-v3",
+        "deepseek2-v3-yarn",
+        "deepseek2-v2-lite",
+        "deepseek2-v2-yarn-combined",
+        "deepseek2-nogroups-nextn",
+        "deepseek2-odd",
+        "llama",
+        "llama-mqa-rope-freqs",
+        "qwen2",
+        "qwen2-odd-tied",
+        NULL,
+};
+
+static void v3_routing(struct tiny_model_opts *o) {
+        o->sigmoid = true;
+        o->weights_norm = true;
+        o->weights_scale = 2.5f;
+        o->n_groups = 4;
+        o->n_groups_used = 2;
+}
+
+int tiny_model_variant(const char *name, struct tiny_model_opts *o) {
+        if (strncmp(name, "deepseek2", 9) == 0)
+                tiny_model_defaults(o, TINY_DEEPSEEK2);
+        else if (strncmp(name, "llama", 5) == 0)
+                tiny_model_defaults(o, TINY_LLAMA);
+        else if (strncmp(name, "qwen2", 5) == 0)
+                tiny_model_defaults(o, TINY_QWEN2);
+        else
+                return -ENOENT;
+
+        if (strcmp(name, "deepseek2-v3") == 0) {
+                v3_routing(o);
+        } else if (strcmp(name, "deepseek2-v3-yarn") == 0) {
+                v3_routing(o);
+                o->yarn = true;
+                o->yarn_factor = 40.0f;
+                o->yarn_orig_ctx = 16;
+        } else if (strcmp(name, "deepseek2-v2-lite") == 0) {
+                o->q_lora_rank = 0;
+        } else if (strcmp(name, "deepseek2-v2-yarn-combined") == 0) {
+                o->q_lora_rank = 0;
+                o->kv_b = TINY_KV_B_COMBINED;
+                o->mla_keys = false;
+                o->weights_scale = 16.0f;
+                o->yarn = true;
+                o->yarn_log_mul = 0.0707f; /* 0.1 * mscale_all_dim 0.707 */
+        } else if (strcmp(name, "deepseek2-nogroups-nextn") == 0) {
+                v3_routing(o);
+                o->n_groups = 0;
+                o->n_groups_used = 0;
+                o->n_dense_lead = 2;
+                o->n_layer = 4;
+                o->nextn = 1;
+                o->nextn_tensors = true;
+        } else if (strcmp(name, "deepseek2-odd") == 0) {
+                v3_routing(o);
+                o->n_vocab = 101;
+                o->n_embd = 40;
+                o->n_head = 3;
+                o->q_lora_rank = 28;
+                o->kv_lora_rank = 24;
+                o->qk_nope = 12;
+                o->qk_rope = 6;
+                o->v_head = 20;
+                o->n_ff = 52;
+                o->n_expert = 6;
+                o->n_expert_used = 3;
+                o->n_groups = 3;
+                o->n_groups_used = 2;
+                o->n_ff_exp = 20;
+                o->n_expert_shared = 2;
+        } else if (strcmp(name, "llama") == 0 || strcmp(name, "qwen2") == 0) {
+                /* defaults: 4 heads over 2 key/value heads */
+        } else if (strcmp(name, "llama-mqa-rope-freqs") == 0) {
+                o->n_embd = 48;
+                o->n_head = 6;
+                o->n_head_kv = 1;
+                o->head_dim = 8;
+                o->rope_freqs = true;
+        } else if (strcmp(name, "qwen2-odd-tied") == 0) {
+                o->n_vocab = 77;
+                o->n_embd = 36;
+                o->n_head = 6;
+                o->n_head_kv = 3;
+                o->head_dim = 6;
+                o->n_ff = 50;
+                o->tied_output = true;
+        } else {
+                return -ENOENT;
+        }
+        return 0;
+}
+
 /* ---- Seeded values ---- */
 
 static uint64_t splitmix64(uint64_t *s) {

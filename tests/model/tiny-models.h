@@ -70,6 +70,17 @@ struct tiny_model_opts {
 /* Defaults of each architecture: hidden 64, vocab 256, a few layers. */
 void tiny_model_defaults(struct tiny_model_opts *o, enum tiny_arch arch);
 
+/* The named variants every forward implementation must match the
+ * reference on (the list ends with NULL): "deepseek2-v3" (q_lora, sigmoid
+ * gating with exp_probs_b, groups, normalised and scaled weights),
+ * "deepseek2-v3-yarn", "deepseek2-v2-lite" (no q_lora, softmax),
+ * "deepseek2-v2-yarn-combined" (older combined attn_kv_b and keys),
+ * "deepseek2-nogroups-nextn", "deepseek2-odd" (odd sizes), "llama",
+ * "llama-mqa-rope-freqs", "qwen2", "qwen2-odd-tied". */
+extern const char *const tiny_model_variants[];
+/* Defaults plus the named variant; -ENOENT for an unknown name. */
+int tiny_model_variant(const char *name, struct tiny_model_opts *o);
+
 /* Serialises the model into a malloc'd buffer. */
 int tiny_model_write(const struct tiny_model_opts *o, uint8_t **ret_data, size_t *ret_size);
 int tiny_model_save(const struct tiny_model_opts *o, const char *path, struct vkinfer_err *err);
