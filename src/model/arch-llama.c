@@ -33,14 +33,14 @@ static int load_hparams(struct model *m, const struct gguf_file *f, struct vkinf
         if (hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv != 0)
                 return err_set(err, -EINVAL, "%s: head_count %u is not a multiple of head_count_kv %u", arch,
                                hp->n_head, hp->n_head_kv);
-        if (hp->n_embd % hp->n_head != 0)
-                return err_set(err, -EINVAL, "%s: embedding_length %u is not a multiple of head_count %u", arch,
-                               hp->n_embd, hp->n_head);
-        if ((r = model_key_u32(f, arch, "attention.key_length", false, hp->n_embd / hp->n_head, &hp->head_dim_k, err)) < 0 ||
-            (r = model_key_u32(f, arch, "attention.value_length", false, hp->n_embd / hp->n_head, &hp->head_dim_v, err)) < 0)
+        /* The head size is n_embd / n_head unless the file says otherwise. */
+        const uint32_t head_dim = hp->n_embd % hp->n_head == 0 ? hp->n_embd / hp->n_head : 0;
+        if ((r = model_key_u32(f, arch, "attention.key_length", false, head_dim, &hp->head_dim_k, err)) < 0 ||
+            (r = model_key_u32(f, arch, "attention.value_length", false, head_dim, &hp->head_dim_v, err)) < 0)
                 return r;
         if (hp->head_dim_k == 0 || hp->head_dim_v == 0)
-                return err_set(err, -EINVAL, "%s: key_length and value_length must be > 0", arch);
+                return err_set(err, -EINVAL, "%s: no attention.key_length/value_length and embedding_length %u is not a multiple of head_count %u",
+                               arch, hp->n_embd, hp->n_head);
 
         hp->rope.type = hp->arch == MODEL_ARCH_QWEN2 ? ROPE_TYPE_NEOX : ROPE_TYPE_NORM;
         if ((r = model_key_u32(f, arch, "rope.dimension_count", false, hp->head_dim_k, &hp->rope.n_dims, err)) < 0)

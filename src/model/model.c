@@ -248,6 +248,17 @@ int model_bind(struct model *m, const struct gguf_file *f, const char *name, uns
                                name, ggml_type_name(t->type));
         }
 
+        /* Bound tensors are few (a few thousand for DeepSeek V3): a
+         * doubling array. */
+        const size_t n = m->n_tensors;
+        if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) {
+                size_t cap = n ? 2 * n : 16;
+                const struct gguf_tensor **p = realloc(m->tensors, cap * sizeof(*p));
+                if (!p)
+                        return err_set(err, -ENOMEM, "out of memory");
+                m->tensors = p;
+        }
+        m->tensors[m->n_tensors++] = t;
         m->weight_bytes += t->n_bytes;
         *ret = t;
         return 0;
@@ -347,6 +358,7 @@ struct model *model_free(struct model *m) {
         if (!m)
                 return NULL;
         free(m->layers);
+        free(m->tensors);
         free(m);
         return NULL;
 }
@@ -388,7 +400,7 @@ size_t model_describe(const struct model *m, char *buf, size_t size) {
                     hp->expert_weights_norm ? "yes" : "no", (double) hp->expert_weights_scale,
                     hp->n_expert_groups, hp->n_expert_groups_used);
         }
-        OUT("weights         %.1f MiB%s\n", (double) m->weight_bytes / (1024.0 * 1024.0),
+        OUT("weights         %zu tensors, %.1f MiB%s\n", m->n_tensors, (double) m->weight_bytes / (1024.0 * 1024.0),
             m->output == m->tok_embd ? " (tied output)" : "");
 #undef OUT
         return n;

@@ -180,7 +180,12 @@ struct model {
         const struct gguf_tensor *output;      /* [n_embd, n_vocab]; == tok_embd when tied */
         const struct gguf_tensor *rope_freqs;  /* [n_rot/2] llama 3 frequency factors, optional */
         struct model_layer *layers;            /* n_layer_all entries */
-        uint64_t weight_bytes;                 /* bytes of every bound tensor */
+
+        /* Every tensor bound above, each once, in binding order: what an
+         * uploader copies to the device. */
+        const struct gguf_tensor **tensors;
+        size_t n_tensors;
+        uint64_t weight_bytes;                 /* their bytes together */
 };
 
 /* Reads the hyperparameters of f's architecture and binds every tensor the

@@ -268,6 +268,32 @@ static void test_errors(void) {
         expect_error(&o, "top-k beyond groups", "cannot come from", NULL);
 }
 
+/* Every tensor of a well-formed file is bound exactly once. */
+static void test_bound_tensors(void) {
+        for (size_t v = 0; tiny_model_variants[v]; v++) {
+                struct tiny_model_opts o;
+                struct tiny_model t;
+                struct vkinfer_err err = {0};
+                tiny_model_variant(tiny_model_variants[v], &o);
+                o.kv_b = TINY_KV_B_BOTH;
+                int r = tiny_model_load(&o, &t, &err);
+                CHECK_OK(r, err);
+                if (r < 0)
+                        continue;
+                const struct model *m = t.model;
+                uint64_t bytes = 0;
+                CHECK(m->n_tensors == t.file->n_tensors, "%s: %zu of %llu tensors bound", tiny_model_variants[v],
+                      m->n_tensors, (unsigned long long) t.file->n_tensors);
+                for (size_t i = 0; i < m->n_tensors; i++) {
+                        bytes += m->tensors[i]->n_bytes;
+                        for (size_t j = 0; j < i; j++)
+                                CHECK(m->tensors[i] != m->tensors[j], "%s bound twice", m->tensors[i]->name);
+                }
+                CHECK(bytes == m->weight_bytes, "weight bytes");
+                tiny_model_unload(&t);
+        }
+}
+
 static void test_describe(void) {
         struct tiny_model_opts o;
         struct tiny_model t;
@@ -294,6 +320,7 @@ int main(void) {
         test_nextn();
         test_quant_types();
         test_errors();
+        test_bound_tensors();
         test_describe();
         return test_exit("test-model-load");
 }
