@@ -151,9 +151,56 @@ static void test_refusals(void) {
         tiny_model_unload(&t2);
 }
 
+struct trace_count {
+        int calls, kv_cmpr, l_out_last;
+        size_t logits_width, logits_rows;
+};
+
+static void on_trace(void *userdata, const char *name, int layer, const float *data, size_t n_tokens, size_t width) {
+        struct trace_count *c = userdata;
+        c->calls++;
+        (void) data;
+        if (strcmp(name, "kv_cmpr") == 0)
+                c->kv_cmpr++;
+        if (strcmp(name, "l_out") == 0)
+                c->l_out_last = layer;
+        if (strcmp(name, "result_output") == 0) {
+                c->logits_width = width;
+                c->logits_rows = n_tokens;
+        }
+}
+
+/* The trace callback sees each step, with the shapes it promises. */
+static void test_trace(void) {
+        const enum tiny_arch arches[] = {TINY_DEEPSEEK2, TINY_QWEN2};
+        for (size_t i = 0; i < 2; i++) {
+                struct tiny_model_opts o;
+                struct tiny_model t;
+                struct vkinfer_err err = {0};
+                struct ref_state *s = NULL;
+                struct trace_count c = {0};
+                int32_t tokens[3] = {5, 6, 7};
+                float logits[3 * 256];
+                tiny_model_defaults(&o, arches[i]);
+                if (tiny_model_load(&o, &t, &err) < 0 || ref_state_new(t.model, 3, REF_MLA_ABSORBED, &s, &err) < 0) {
+                        CHECK(0, "%s", err.msg);
+                        continue;
+                }
+                ref_state_set_trace(s, on_trace, &c);
+                CHECK(ref_forward(t.model, tokens, 3, 0, s, logits, &err) >= 0, "%s", err.msg);
+                CHECK(c.kv_cmpr == (i == 0 ? (int) o.n_layer : 0), "kv_cmpr traced %d times", c.kv_cmpr);
+                CHECK(c.l_out_last == (int) o.n_layer - 1, "last l_out layer %d", c.l_out_last);
+                CHECK(c.logits_width == 256 && c.logits_rows == 3, "result_output %zu x %zu", c.logits_rows, c.logits_width);
+                CHECK(c.calls > 10, "%d calls", c.calls);
+                ref_state_free(s);
+                tiny_model_unload(&t);
+        }
+}
+
 int main(void) {
         for (size_t i = 0; i < ELEMENTSOF(variants); i++)
                 test_variant(&variants[i]);
         test_refusals();
+        test_trace();
         return test_exit("test-ref-decode");
 }
