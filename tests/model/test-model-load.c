@@ -241,6 +241,30 @@ static void test_errors(void) {
         expect_error(&o, "missing key", "missing key deepseek2.attention.kv_lora_rank", NULL);
 
         tiny_model_defaults(&o, TINY_DEEPSEEK2);
+        o.string_key = "deepseek2.expert_count";
+        expect_error(&o, "key of the wrong type", "deepseek2.expert_count", "integer");
+
+        tiny_model_defaults(&o, TINY_LLAMA);
+        o.yarn = true;
+        o.rope_scaling = "longrope";
+        expect_error(&o, "unsupported rope scaling", "longrope", "llama.rope.scaling.type");
+
+        tiny_model_defaults(&o, TINY_LLAMA);
+        o.yarn = true;
+        o.rope_scaling = "linear";
+        {
+                struct tiny_model t;
+                struct vkinfer_err err = {0};
+                int r = tiny_model_load(&o, &t, &err);
+                CHECK_OK(r, err);
+                if (r >= 0) {
+                        CHECK(t.model->hp.rope.scaling == ROPE_SCALING_LINEAR && t.model->hp.rope.freq_scale == 0.25f &&
+                              t.model->hp.rope.ext_factor == 0.0f && t.model->hp.rope.mscale == 1.0f, "linear scaling");
+                        tiny_model_unload(&t);
+                }
+        }
+
+        tiny_model_defaults(&o, TINY_DEEPSEEK2);
         o.omit_key = "general.architecture";
         expect_error(&o, "no architecture", "general.architecture", NULL);
 

@@ -176,7 +176,14 @@ struct gen {
         int r; /* first error */
 };
 
+/* True when the key must not be written as asked: omitted, or written as a
+ * string instead. */
 static bool skip_key(struct gen *g, const char *key) {
+        if (g->o->string_key && strcmp(g->o->string_key, key) == 0) {
+                if (g->r >= 0)
+                        g->r = gguf_writer_set_str(g->w, key, "x");
+                return true;
+        }
         return g->o->omit_key && strcmp(g->o->omit_key, key) == 0;
 }
 
@@ -309,7 +316,7 @@ static void common_keys(struct gen *g) {
         if (o->yarn) {
                 char key[64];
                 snprintf(key, sizeof(key), "%s.rope.scaling.type", g->arch);
-                key_str(g, key, "yarn");
+                key_str(g, key, o->rope_scaling ? o->rope_scaling : "yarn");
                 key_f32(g, "rope.scaling.factor", o->yarn_factor);
                 key_u32(g, "rope.scaling.original_context_length", o->yarn_orig_ctx);
                 if (o->arch == TINY_DEEPSEEK2)

@@ -65,6 +65,8 @@ struct tiny_model_opts {
         const char *bad_shape_tensor; /* written with its last dimension one larger */
         const char *iq2_tensor;       /* written as IQ2_XXS (needs ne0 % 256 == 0) */
         const char *omit_key;         /* e.g. "deepseek2.attention.kv_lora_rank" */
+        const char *string_key;       /* a numeric key written as the string "x" */
+        const char *rope_scaling;     /* rope.scaling.type to write instead of "yarn" */
 };
 
 /* Defaults of each architecture: hidden 64, vocab 256, a few layers. */
