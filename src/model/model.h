@@ -80,7 +80,9 @@ struct model_rope {
         float freq_scale;         /* 1/scaling_factor for linear and yarn, else 1 */
         float ext_factor;         /* 1 for yarn, else 0 */
         float attn_factor;        /* ggml_rope_ext's attn_factor argument */
-        float corr_dims[2];       /* YaRN ramp: pairs below corr_dims[0] extrapolate... */
+        float corr_dims[2];       /* YaRN ramp: pair i keeps its original angle (extrapolates)
+                                   * for i <= corr_dims[0], is interpolated (angle * freq_scale)
+                                   * for i >= corr_dims[1], blends linearly in between */
         float mscale;             /* what cos and sin are multiplied by (1 for DeepSeek's YaRN) */
 };
 
@@ -92,7 +94,8 @@ struct model_hparams {
         uint32_t n_layer;         /* layers the forward pass runs: block_count - nextn_predict_layers */
         uint32_t n_layer_all;     /* block_count, NextN/MTP layers included */
         uint32_t n_head;          /* attention.head_count */
-        uint32_t n_head_kv;       /* attention.head_count_kv (llama/qwen2: GQA groups) */
+        uint32_t n_head_kv;       /* llama/qwen2: attention.head_count_kv (GQA); deepseek2: n_head
+                                   * (each head has its own key after decompression) */
         uint32_t head_dim_k;      /* per head q/k size (deepseek2: qk_nope + qk_rope) */
         uint32_t head_dim_v;      /* per head v size (deepseek2: v_head) */
         uint32_t n_ff;            /* feed_forward_length: dense FFN width */
