@@ -41,19 +41,40 @@ static void rmsnorm(const struct gguf_tensor *w, double eps, const double *x, si
         }
 }
 
+/* YaRN as Hugging Face's _compute_yarn_parameters has it (beta 32 / 1). */
+struct yarn {
+        bool on;
+        double factor, orig_ctx;
+};
+
 /* Rotate pair (a, b) of head values as the complex number a + ib by
- * e^{i pos theta}: NORM pairs neighbours, NEOX the two halves. */
-static void rope(const struct model_hparams *hp, const float *freq_factors, double *x, size_t n_heads, size_t pos) {
-        const size_t dim = hp->head_dim_k, half = hp->rope.n_dims / 2;
+ * e^{i pos inv_freq}: NORM pairs neighbours, NEOX the two halves. With
+ * YaRN the frequency blends interpolation and extrapolation by a linear
+ * ramp over the pairs and the result is scaled by 0.1 ln(factor) + 1. */
+static void rope(const struct model_hparams *hp, const struct yarn *y, const float *freq_factors, double *x,
+                 size_t n_heads, size_t pos) {
+        const size_t dim = hp->head_dim_k, n_rot = hp->rope.n_dims, half = n_rot / 2;
+        const double base = hp->rope.freq_base;
         for (size_t h = 0; h < n_heads; h++) {
                 double *v = x + h * dim;
                 for (size_t i = 0; i < half; i++) {
-                        double theta = pos * pow(hp->rope.freq_base, -2.0 * i / hp->rope.n_dims);
+                        double inv_freq = pow(base, -2.0 * i / n_rot), mag = 1.0;
                         if (freq_factors)
-                                theta /= freq_factors[i];
+                                inv_freq /= freq_factors[i];
+                        if (y->on) {
+                                double low = floor(n_rot * log(y->orig_ctx / (32 * 2 * M_PI)) / (2 * log(base)));
+                                double high = ceil(n_rot * log(y->orig_ctx / (1 * 2 * M_PI)) / (2 * log(base)));
+                                low = fmax(low, 0);
+                                high = fmin(high, n_rot - 1);
+                                if (low == high)
+                                        high += 0.001;
+                                double extrapolate = 1 - fmin(1, fmax(0, (i - low) / (high - low)));
+                                inv_freq = inv_freq / y->factor * (1 - extrapolate) + inv_freq * extrapolate;
+                                mag = 0.1 * log(y->factor) + 1;
+                        }
                         size_t a = hp->rope.type == ROPE_TYPE_NEOX ? i : 2 * i;
                         size_t b = hp->rope.type == ROPE_TYPE_NEOX ? i + half : 2 * i + 1;
-                        double complex z = (v[a] + I * v[b]) * cexp(I * theta);
+                        double complex z = (v[a] + I * v[b]) * mag * cexp(I * (pos * inv_freq));
                         v[a] = creal(z);
                         v[b] = cimag(z);
                 }
@@ -61,7 +82,7 @@ static void rope(const struct model_hparams *hp, const float *freq_factors, doub
 }
 
 /* The whole model over T tokens at positions 0..T-1. */
-static void naive_forward(const struct model *m, const int32_t *tokens, size_t T, float *logits) {
+static void naive_forward(const struct model *m, const struct yarn *y, const int32_t *tokens, size_t T, float *logits) {
         const struct model_hparams *hp = &m->hp;
         const size_t E = hp->n_embd, H = hp->n_head, KV = hp->n_head_kv, D = hp->head_dim_k, F = hp->n_ff;
         const size_t rep = H / KV;
@@ -87,8 +108,8 @@ static void naive_forward(const struct model *m, const int32_t *tokens, size_t T
                 linear(l->wk, l->bk, h, T, k);
                 linear(l->wv, l->bv, h, T, v);
                 for (size_t t = 0; t < T; t++) {
-                        rope(hp, f32(m->rope_freqs), q + t * H * D, H, t);
-                        rope(hp, f32(m->rope_freqs), k + t * KV * D, KV, t);
+                        rope(hp, y, f32(m->rope_freqs), q + t * H * D, H, t);
+                        rope(hp, y, f32(m->rope_freqs), k + t * KV * D, KV, t);
                 }
                 /* repeat_kv: query head j uses key/value head j / rep */
                 for (size_t t = 0; t < T; t++)
@@ -149,6 +170,7 @@ struct variant {
         enum tiny_arch arch;
         uint32_t n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab;
         bool tied, rope_freqs;
+        struct yarn yarn;
 };
 
 static const struct variant variants[] = {
@@ -157,6 +179,8 @@ static const struct variant variants[] = {
         {"llama rope_freqs", TINY_LLAMA, 64, 4, 2, 16, 96, 256, false, true},
         {"qwen2 gqa 4/2", TINY_QWEN2, 64, 4, 2, 16, 96, 256, false, false},
         {"qwen2 odd 6/3 tied", TINY_QWEN2, 36, 6, 3, 6, 50, 77, true, false},
+        {"qwen2 yarn x4", TINY_QWEN2, 64, 4, 2, 16, 96, 256, false, false, {true, 4, 16}},
+        {"llama yarn x8 odd ctx", TINY_LLAMA, 64, 4, 2, 16, 96, 256, false, false, {true, 8, 50}},
 };
 
 static void test_variant(const struct variant *v) {
@@ -175,6 +199,9 @@ static void test_variant(const struct variant *v) {
         o.n_vocab = v->n_vocab;
         o.tied_output = v->tied;
         o.rope_freqs = v->rope_freqs;
+        o.yarn = v->yarn.on;
+        o.yarn_factor = (float) v->yarn.factor;
+        o.yarn_orig_ctx = (uint32_t) v->yarn.orig_ctx;
         int r = tiny_model_load(&o, &t, &err);
         CHECK_OK(r, err);
         if (r < 0)
@@ -184,7 +211,7 @@ static void test_variant(const struct variant *v) {
         float *ref = calloc(n, sizeof(float)), *naive = calloc(n, sizeof(float));
         if (ref && naive && (r = ref_state_new(t.model, N_TOKENS, REF_MLA_ABSORBED, &s, &err)) >= 0 &&
             (r = ref_forward(t.model, tokens, N_TOKENS, 0, s, ref, &err)) >= 0) {
-                naive_forward(t.model, tokens, N_TOKENS, naive);
+                naive_forward(t.model, &v->yarn, tokens, N_TOKENS, naive);
                 double e = rel_l2(ref, naive, n);
                 CHECK(e < 1e-5, "%s: reference vs naive rel L2 %.3g", v->name, e);
                 fprintf(stderr, "%s: reference vs naive rel L2 %.3g\n", v->name, e);

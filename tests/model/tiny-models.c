@@ -58,6 +58,7 @@ const char *const tiny_model_variants[] = {
         "llama-mqa-rope-freqs",
         "qwen2",
         "qwen2-odd-tied",
+        "qwen2-yarn",
         NULL,
 };
 
@@ -128,6 +129,10 @@ int tiny_model_variant(const char *name, struct tiny_model_opts *o) {
                 o->n_head_kv = 1;
                 o->head_dim = 8;
                 o->rope_freqs = true;
+        } else if (strcmp(name, "qwen2-yarn") == 0) {
+                o->yarn = true;
+                o->yarn_factor = 4.0f;
+                o->yarn_orig_ctx = 16;
         } else if (strcmp(name, "qwen2-odd-tied") == 0) {
                 o->n_vocab = 77;
                 o->n_embd = 36;

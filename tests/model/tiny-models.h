@@ -78,7 +78,7 @@ void tiny_model_defaults(struct tiny_model_opts *o, enum tiny_arch arch);
  * "deepseek2-v3-yarn", "deepseek2-v2-lite" (no q_lora, softmax),
  * "deepseek2-v2-yarn-combined" (older combined attn_kv_b and keys),
  * "deepseek2-nogroups-nextn", "deepseek2-odd" (odd sizes), "llama",
- * "llama-mqa-rope-freqs", "qwen2", "qwen2-odd-tied". */
+ * "llama-mqa-rope-freqs", "qwen2", "qwen2-odd-tied", "qwen2-yarn". */
 extern const char *const tiny_model_variants[];
 /* Defaults plus the named variant; -ENOENT for an unknown name. */
 int tiny_model_variant(const char *name, struct tiny_model_opts *o);
