@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gguf/quant.h"
 #include "harness.h"
 #include "tiny-models.h"
 
@@ -233,8 +234,31 @@ static void test_errors(void) {
 
         tiny_model_defaults(&o, TINY_LLAMA);
         o.n_ff = 256; /* rows of ffn_down fit IQ2_XXS's 256-value blocks */
-        o.iq2_tensor = "blk.1.ffn_down.weight";
+        o.raw_tensor = "blk.1.ffn_down.weight";
+        o.raw_type = GGML_TYPE_IQ2_XXS;
         expect_error(&o, "unsupported type", "blk.1.ffn_down.weight", "IQ2_XXS");
+
+        /* K-quants load once the CPU can dequantize them, and are refused
+         * by name until then */
+        const uint32_t kquants[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+        for (size_t i = 0; i < ELEMENTSOF(kquants); i++) {
+                tiny_model_defaults(&o, TINY_LLAMA);
+                o.n_ff = 256;
+                o.raw_tensor = "blk.0.ffn_down.weight";
+                o.raw_type = kquants[i];
+                if (ggml_can_dequantize(kquants[i])) {
+                        struct tiny_model t;
+                        struct vkinfer_err err = {0};
+                        int r = tiny_model_load(&o, &t, &err);
+                        CHECK_OK(r, err);
+                        if (r >= 0) {
+                                CHECK(t.model->layers[0].ffn_down->type == kquants[i], "K-quant tensor");
+                                tiny_model_unload(&t);
+                        }
+                } else {
+                        expect_error(&o, "K-quant not yet", "blk.0.ffn_down.weight", ggml_type_name(kquants[i]));
+                }
+        }
 
         tiny_model_defaults(&o, TINY_DEEPSEEK2);
         o.omit_key = "deepseek2.attention.kv_lora_rank";

@@ -227,9 +227,9 @@ static void add_tensor(struct gen *g, const char *name, const float *data, uint3
         if (g->r < 0 || (o->omit_tensor && strcmp(o->omit_tensor, name) == 0))
                 return;
 
-        if (o->iq2_tensor && strcmp(o->iq2_tensor, name) == 0) {
+        if (o->raw_tensor && strcmp(o->raw_tensor, name) == 0) {
                 uint64_t row;
-                if (ggml_row_bytes(GGML_TYPE_IQ2_XXS, ne[0], &row) < 0) {
+                if (ggml_row_bytes(o->raw_type, ne[0], &row) < 0) {
                         g->r = -EINVAL;
                         return;
                 }
@@ -238,7 +238,7 @@ static void add_tensor(struct gen *g, const char *name, const float *data, uint3
                         g->r = -ENOMEM;
                         return;
                 }
-                g->r = gguf_writer_add_tensor(g->w, name, GGML_TYPE_IQ2_XXS, n_dims, ne, zero, row * (n / ne[0]));
+                g->r = gguf_writer_add_tensor(g->w, name, o->raw_type, n_dims, ne, zero, row * (n / ne[0]));
                 free(zero);
                 return;
         }

@@ -63,7 +63,8 @@ struct tiny_model_opts {
         /* Broken files for loader tests */
         const char *omit_tensor;      /* not written */
         const char *bad_shape_tensor; /* written with its last dimension one larger */
-        const char *iq2_tensor;       /* written as IQ2_XXS (needs ne0 % 256 == 0) */
+        const char *raw_tensor;       /* written as zero bytes of raw_type (e.g. IQ2_XXS, */
+        uint32_t raw_type;            /* Q4_K: needs ne0 % 256 == 0) */
         const char *omit_key;         /* e.g. "deepseek2.attention.kv_lora_rank" */
         const char *string_key;       /* a numeric key written as the string "x" */
         const char *rope_scaling;     /* rope.scaling.type to write instead of "yarn" */
