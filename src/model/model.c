@@ -104,11 +104,15 @@ int model_load_rope(struct model_hparams *hp, const struct gguf_file *f, const c
                 return err_set(err, -EINVAL, "%s.rope.freq_base is %g, must be > 1", arch,
                                (double) rope->freq_base);
 
-        rope->scaling = ROPE_SCALING_NONE;
+        /* As llama.cpp reads them: the type defaults to linear, the factor
+         * to none (the older key rope.scale_linear also counts). */
+        bool have_type = false;
+        rope->scaling = ROPE_SCALING_LINEAR;
         struct gguf_str s;
         key_name(key, sizeof(key), arch, "rope.scaling.type");
         r = gguf_get_str(f, key, &s, err);
         if (r >= 0) {
+                have_type = true;
                 if (gguf_str_eq(s, "none"))
                         rope->scaling = ROPE_SCALING_NONE;
                 else if (gguf_str_eq(s, "linear"))
@@ -121,13 +125,17 @@ int model_load_rope(struct model_hparams *hp, const struct gguf_file *f, const c
         } else if (r != -ENOENT)
                 return r;
 
-        r = model_key_f32(f, arch, "rope.scaling.factor", rope->scaling != ROPE_SCALING_NONE, 1.0f,
-                          &rope->scaling_factor, err);
+        float factor;
+        r = model_key_f32(f, arch, "rope.scaling.factor", false, 0.0f, &factor, err);
+        if (r >= 0 && factor == 0.0f)
+                r = model_key_f32(f, arch, "rope.scale_linear", false, 0.0f, &factor, err);
         if (r < 0)
                 return r;
-        if (rope->scaling != ROPE_SCALING_NONE && !(rope->scaling_factor > 0.0f))
-                return err_set(err, -EINVAL, "%s.rope.scaling.factor is %g, must be > 0", arch,
-                               (double) rope->scaling_factor);
+        if (factor < 0.0f || !isfinite(factor))
+                return err_set(err, -EINVAL, "%s.rope.scaling.factor is %g, must be > 0", arch, (double) factor);
+        rope->scaling_factor = factor == 0.0f ? 1.0f : factor;
+        if (!have_type && rope->scaling_factor == 1.0f)
+                rope->scaling = ROPE_SCALING_NONE; /* linear by 1 is no scaling */
         r = model_key_u32(f, arch, "rope.scaling.original_context_length", false, hp->n_ctx_train,
                           &rope->orig_ctx, err);
         if (r < 0)
@@ -148,6 +156,8 @@ int model_load_rope(struct model_hparams *hp, const struct gguf_file *f, const c
         /* llama.cpp: "never scale if scaling type is none"; ext_factor is 1
          * exactly for YaRN. */
         rope->freq_scale = rope->scaling == ROPE_SCALING_NONE ? 1.0f : 1.0f / rope->scaling_factor;
+        if (rope->scaling == ROPE_SCALING_NONE)
+                rope->scaling_factor = 1.0f;
         rope->ext_factor = rope->scaling == ROPE_SCALING_YARN ? 1.0f : 0.0f;
         if (rope->scaling == ROPE_SCALING_YARN && rope->orig_ctx == 0)
                 return err_set(err, -EINVAL, "%s: YaRN needs rope.scaling.original_context_length or context_length", arch);

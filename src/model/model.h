@@ -68,8 +68,8 @@ struct model_rope {
         enum rope_type type;
         uint32_t n_dims;          /* rotated values per head (rope.dimension_count) */
         float freq_base;          /* rope.freq_base */
-        enum rope_scaling scaling; /* rope.scaling.type */
-        float scaling_factor;     /* rope.scaling.factor; 1 when none */
+        enum rope_scaling scaling; /* rope.scaling.type (absent: linear, by the factor if any) */
+        float scaling_factor;     /* rope.scaling.factor (or rope.scale_linear); 1 when none */
         uint32_t orig_ctx;        /* rope.scaling.original_context_length (else context_length) */
         float yarn_log_mul;       /* rope.scaling.yarn_log_multiplier as stored (= 0.1 * mscale_all_dim) */
         float beta_fast;          /* rope.scaling.yarn_beta_fast, default 32 */

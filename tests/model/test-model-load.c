@@ -288,6 +288,22 @@ static void test_errors(void) {
                 }
         }
 
+        /* a factor without a type is linear scaling, as llama.cpp reads it */
+        tiny_model_defaults(&o, TINY_QWEN2);
+        o.yarn = true;
+        o.omit_key = "qwen2.rope.scaling.type";
+        {
+                struct tiny_model t;
+                struct vkinfer_err err = {0};
+                int r = tiny_model_load(&o, &t, &err);
+                CHECK_OK(r, err);
+                if (r >= 0) {
+                        CHECK(t.model->hp.rope.scaling == ROPE_SCALING_LINEAR && t.model->hp.rope.freq_scale == 0.25f,
+                              "factor without type");
+                        tiny_model_unload(&t);
+                }
+        }
+
         tiny_model_defaults(&o, TINY_DEEPSEEK2);
         o.omit_key = "general.architecture";
         expect_error(&o, "no architecture", "general.architecture", NULL);
