@@ -358,6 +358,65 @@ static void test_bound_tensors(void) {
         }
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+        size_t n = strlen(s), k = strlen(suffix);
+        return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Tensors a file may lack (attn_kv_b: when the split pair is there). */
+static bool optional_tensor(const char *name) {
+        return strcmp(name, "output.weight") == 0 || strcmp(name, "rope_freqs.weight") == 0 ||
+               ends_with(name, ".exp_probs_b.bias") || ends_with(name, ".attn_kv_b.weight");
+}
+
+/* Every tensor of a file, in turn, made one row too long and left out: the
+ * first is always refused naming it; the second too unless the tensor is
+ * optional (MTP layers: all of theirs). */
+static void test_each_tensor(void) {
+        static const char *const variants[] = {"deepseek2-v3", "deepseek2-nogroups-nextn", "llama-mqa-rope-freqs", "qwen2"};
+        for (size_t v = 0; v < ELEMENTSOF(variants); v++) {
+                struct tiny_model_opts o;
+                struct tiny_model good;
+                struct vkinfer_err err = {0};
+                tiny_model_variant(variants[v], &o);
+                if (v == 0)
+                        o.kv_b = TINY_KV_B_BOTH;
+                int r = tiny_model_load(&o, &good, &err);
+                CHECK_OK(r, err);
+                if (r < 0)
+                        continue;
+                const uint32_t n_layer = good.model->hp.n_layer;
+                for (uint64_t i = 0; i < good.file->n_tensors; i++) {
+                        const char *name = good.file->tensors[i].name;
+                        struct tiny_model t;
+                        char what[160];
+                        unsigned il = 0;
+                        /* an MTP layer needs nothing, but a half of the k_b/v_b
+                         * pair is a broken file there too */
+                        bool mtp = sscanf(name, "blk.%u.", &il) == 1 && il >= n_layer &&
+                                   !ends_with(name, ".attn_k_b.weight") && !ends_with(name, ".attn_v_b.weight");
+
+                        struct tiny_model_opts bad = o;
+                        bad.bad_shape_tensor = name;
+                        snprintf(what, sizeof(what), "%s: %s one row longer", variants[v], name);
+                        expect_error(&bad, what, name, NULL);
+
+                        bad = o;
+                        bad.omit_tensor = name;
+                        if (mtp || optional_tensor(name)) {
+                                r = tiny_model_load(&bad, &t, &err);
+                                CHECK(r >= 0, "%s: without optional %s: %s", variants[v], name, err.msg);
+                                if (r >= 0)
+                                        tiny_model_unload(&t);
+                        } else {
+                                snprintf(what, sizeof(what), "%s: without %s", variants[v], name);
+                                expect_error(&bad, what, name, NULL);
+                        }
+                }
+                tiny_model_unload(&good);
+        }
+}
+
 static void test_describe(void) {
         struct tiny_model_opts o;
         struct tiny_model t;
@@ -385,6 +444,7 @@ int main(void) {
         test_quant_types();
         test_errors();
         test_bound_tensors();
+        test_each_tensor();
         test_describe();
         return test_exit("test-model-load");
 }
