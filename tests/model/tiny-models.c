@@ -310,7 +310,7 @@ static void common_keys(struct gen *g) {
         const struct tiny_model_opts *o = g->o;
         key_str(g, "general.architecture", g->arch);
         key_str(g, "general.name", "tiny");
-        key_u32(g, "context_length", 256);
+        key_u32(g, "context_length", 4096); /* room for long-prompt tests */
         key_u32(g, "embedding_length", o->n_embd);
         key_u32(g, "block_count", o->n_layer + o->nextn);
         key_u32(g, "feed_forward_length", o->n_ff);
