@@ -151,6 +151,47 @@ static void test_refusals(void) {
         tiny_model_unload(&t2);
 }
 
+/* A longer context: 300 tokens in one prefill, or 200 then 100 one by
+ * one, in both MLA forms. */
+static void test_long(void) {
+        enum { N = 300, SPLIT = 200 };
+        struct tiny_model_opts o;
+        struct tiny_model t;
+        struct vkinfer_err err = {0};
+        tiny_model_variant("deepseek2-v3-yarn", &o);
+        if (tiny_model_load(&o, &t, &err) < 0) {
+                CHECK(0, "%s", err.msg);
+                return;
+        }
+        const uint32_t n_vocab = t.model->hp.n_vocab;
+        int32_t *tokens = calloc(N, sizeof(int32_t));
+        float *full = calloc((size_t) N * n_vocab, sizeof(float)), *step = calloc((size_t) N * n_vocab, sizeof(float));
+        tiny_tokens(77, n_vocab, tokens, N);
+        for (int form = 0; form < 2 && tokens && full && step; form++) {
+                struct ref_state *a = NULL, *b = NULL;
+                int r = ref_state_new(t.model, N, form, &a, &err);
+                if (r >= 0)
+                        r = ref_state_new(t.model, N, form, &b, &err);
+                if (r >= 0)
+                        r = ref_forward(t.model, tokens, N, 0, a, full, &err);
+                if (r >= 0)
+                        r = ref_forward(t.model, tokens, SPLIT, 0, b, step, &err);
+                for (uint32_t p = SPLIT; r >= 0 && p < N; p++)
+                        r = ref_forward(t.model, tokens + p, 1, p, b, step + (size_t) p * n_vocab, &err);
+                CHECK_OK(r, err);
+                if (r >= 0) {
+                        double e = rel_l2(step, full, (size_t) N * n_vocab);
+                        CHECK(e < 1e-6, "form %d: %d tokens, decode vs prefill rel L2 %.3g", form, N, e);
+                }
+                ref_state_free(a);
+                ref_state_free(b);
+        }
+        free(tokens);
+        free(full);
+        free(step);
+        tiny_model_unload(&t);
+}
+
 struct trace_count {
         int calls, kv_cmpr, l_out_last;
         size_t logits_width, logits_rows;
@@ -202,5 +243,6 @@ int main(void) {
                 test_variant(&variants[i]);
         test_refusals();
         test_trace();
+        test_long();
         return test_exit("test-ref-decode");
 }
