@@ -235,6 +235,8 @@ struct bpe_scratch {
         size_t cap;
         struct heap_entry *heap;
         size_t heap_n, heap_cap;
+        const char *text; /* the fragment being encoded, and its offset in the */
+        size_t text_off;  /* whole text: for error messages */
 };
 
 struct bpe_scratch *bpe_scratch_new(const struct tokenizer *t) {
@@ -336,10 +338,22 @@ static int try_pair(const struct tokenizer *t, struct bpe_scratch *s, int32_t le
 
 /* ---- BPE on one pre-token ---- */
 
-static int bpe_word(const struct tokenizer *t, struct bpe_scratch *s, const char *w, size_t n, struct tok_vec *out) {
+/* Some vocabularies (DeepSeek LLM/Coder) gave the ids of the bytes that never
+ * occur in UTF-8 (0xC0, 0xC1, 0xF5..0xFF) to other tokens: such a byte, which
+ * only invalid UTF-8 holds, cannot be encoded. Refused rather than dropped. */
+static int no_byte_token(const struct tokenizer *t, const struct bpe_scratch *s, const char *at,
+                         struct vkinfer_err *err) {
+        return err_set(err, -EILSEQ, "byte 0x%02x at offset %zu is not valid UTF-8 and vocabulary '%s' has no token for it",
+                       (uint8_t) *at, s->text_off + (size_t) (at - s->text), t->pre_name);
+}
+
+static int bpe_word(const struct tokenizer *t, struct bpe_scratch *s, const char *w, size_t n, struct tok_vec *out,
+                    struct vkinfer_err *err) {
         if (n == 1) {
                 int32_t id = t->byte_tokens[(uint8_t) w[0]];
-                return id >= 0 && tok_vec_push(out, id) < 0 ? -ENOMEM : 0;
+                if (id < 0)
+                        return no_byte_token(t, s, w, err);
+                return tok_vec_push(out, id) < 0 ? -ENOMEM : 0;
         }
         /* Llama 3's tokenizer keeps a pre-token that is a token as it is,
          * whatever the merges would make of it ("ignore_merges"). */
@@ -352,6 +366,8 @@ static int bpe_word(const struct tokenizer *t, struct bpe_scratch *s, const char
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 s->id[i] = t->byte_tokens[(uint8_t) w[i]];
+                if (s->id[i] < 0)
+                        return no_byte_token(t, s, w + i, err);
                 s->prev[i] = (int32_t) i - 1;
                 s->next[i] = i + 1 < n ? (int32_t) i + 1 : -1;
         }
@@ -374,7 +390,7 @@ static int bpe_word(const struct tokenizer *t, struct bpe_scratch *s, const char
                         return -ENOMEM;
         }
         for (int32_t i = 0; i >= 0; i = s->next[i])
-                if (s->id[i] >= 0 && tok_vec_push(out, s->id[i]) < 0)
+                if (tok_vec_push(out, s->id[i]) < 0)
                         return -ENOMEM;
         return 0;
 }
@@ -385,7 +401,7 @@ static int bpe_word(const struct tokenizer *t, struct bpe_scratch *s, const char
 static int split(const struct tokenizer *t, struct bpe_scratch *s, unsigned level, const char *p, size_t n,
                  struct tok_vec *out, struct vkinfer_err *err) {
         if (level == t->n_regex)
-                return bpe_word(t, s, p, n, out);
+                return bpe_word(t, s, p, n, out, err);
         pcre2_match_data *md = s->md[level];
         size_t pos = 0, last = 0;
         int r;
@@ -420,6 +436,8 @@ static int split(const struct tokenizer *t, struct bpe_scratch *s, unsigned leve
 }
 
 int bpe_encode_fragment(const struct tokenizer *t, struct bpe_scratch *s, const char *text, size_t len,
-                        struct tok_vec *out, struct vkinfer_err *err) {
+                        size_t offset, struct tok_vec *out, struct vkinfer_err *err) {
+        s->text = text;
+        s->text_off = offset;
         return split(t, s, 0, text, len, out, err);
 }

@@ -113,9 +113,10 @@ int bpe_load_merges(struct tokenizer *t, const struct gguf_file *f, struct vkinf
 struct bpe_scratch;
 struct bpe_scratch *bpe_scratch_new(const struct tokenizer *t);
 void bpe_scratch_free(struct bpe_scratch *s);
-/* Appends the tokens of raw text (no added tokens in it) to out. */
+/* Appends the tokens of raw text (no added tokens in it; `offset` is where
+ * it starts in the whole text, for messages) to out. */
 int bpe_encode_fragment(const struct tokenizer *t, struct bpe_scratch *s, const char *text, size_t len,
-                        struct tok_vec *out, struct vkinfer_err *err);
+                        size_t offset, struct tok_vec *out, struct vkinfer_err *err);
 
 /* ---- tokenizer-spm.c ---- */
 struct spm_scratch;

@@ -140,7 +140,10 @@ int spm_encode_fragment(const struct tokenizer *t, struct spm_scratch *s, const 
                 }
         }
 
-        /* One symbol per UTF-8 character (a stray byte is a character). */
+        /* One symbol per UTF-8 character. A byte that does not start a
+         * complete sequence is a symbol of its own (llama.cpp would swallow
+         * the bytes after it; HF never sees invalid UTF-8), so it falls back
+         * to its byte token and round-trips. */
         if (n > s->sym_cap) {
                 struct spm_sym *y = realloc(s->sym, n * sizeof(*y));
                 if (!y)
@@ -152,7 +155,10 @@ int spm_encode_fragment(const struct tokenizer *t, struct spm_scratch *s, const 
         for (size_t off = 0; off < n; count++) {
                 size_t l = utf8_len((uint8_t) s->buf[off]);
                 if (l > n - off)
-                        l = n - off;
+                        l = 1;
+                for (size_t j = 1; j < l; j++)
+                        if (((uint8_t) s->buf[off + j] & 0xc0) != 0x80)
+                                l = 1;
                 s->sym[count] = (struct spm_sym) {count - 1, off + l < n ? count + 1 : -1, (uint32_t) off, (uint32_t) l};
                 off += l;
         }

@@ -483,6 +483,7 @@ static int32_t match_added(const struct tokenizer *t, const uint8_t *s, size_t n
 
 struct encode_state {
         const struct tokenizer *t;
+        const char *text; /* the whole text */
         struct bpe_scratch *bpe;
         struct spm_scratch *spm;
         bool prev_special; /* SPM: the last thing emitted was an added token (or nothing) */
@@ -494,7 +495,7 @@ static int encode_raw(struct encode_state *st, const char *s, size_t n, struct v
                 return 0;
         int r;
         if (st->t->kind == TOKENIZER_BPE)
-                r = bpe_encode_fragment(st->t, st->bpe, s, n, &st->out, err);
+                r = bpe_encode_fragment(st->t, st->bpe, s, n, (size_t) (s - st->text), &st->out, err);
         else
                 r = spm_encode_fragment(st->t, st->spm, s, n, st->t->add_space_prefix && st->prev_special, &st->out,
                                         err);
@@ -504,7 +505,7 @@ static int encode_raw(struct encode_state *st, const char *s, size_t n, struct v
 
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bool add_bos,
                      bool parse_special, int32_t **ret_ids, size_t *ret_n, struct vkinfer_err *err) {
-        struct encode_state st = {.t = t, .prev_special = true};
+        struct encode_state st = {.t = t, .text = text, .prev_special = true};
         int r = 0;
         if (!text && len)
                 return err_set(err, -EINVAL, "no text");

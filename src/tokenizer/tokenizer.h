@@ -43,7 +43,9 @@ int tokenizer_new_from_gguf(const struct gguf_file *f, struct tokenizer **ret, s
 struct tokenizer *tokenizer_free(struct tokenizer *t);
 
 /* Tokenizes text[0..len) (not necessarily NUL-terminated, any bytes: invalid
- * UTF-8 is kept losslessly as byte tokens, so decode(encode(s)) == s).
+ * UTF-8 is kept losslessly as byte tokens, so decode(encode(s)) == s; only
+ * where a vocabulary has no token for such a byte (DeepSeek LLM/Coder lack
+ * 0xC0, 0xC1, 0xF5..0xFF) it fails with -EILSEQ naming the byte).
  * add_bos: prepend BOS when the model asks for it (tokenizer_add_bos()), and
  * append EOS when it asks for that. parse_special: control tokens written in
  * the text (e.g. "<|im_end|>") become single tokens; user-defined added tokens
