@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential meson ninja-build pkg-config python3
 glslc glslang-tools spirv-tools
 libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
-libpcre2-dev libjansson-dev libsystemd-dev libinih-dev libmicrohttpd-dev
+libpcre2-dev libutf8proc-dev libjansson-dev libsystemd-dev libinih-dev libmicrohttpd-dev
 curl"
 
 install_missing() {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* ---- Pre-tokenizers ---- */
 
@@ -57,6 +58,7 @@ struct pre_def {
         const char *names[6];
         const char *regex[TOK_MAX_REGEX]; /* a Sequence of Split(Isolated) */
         bool ignore_merges;
+        bool nfc; /* the tokenizer.json has an NFC normalizer */
 };
 
 static const struct pre_def pre_defs[] = {
@@ -74,7 +76,12 @@ static const struct pre_def pre_defs[] = {
                 .regex = {RE_LLAMA3_HEAD "\\p{N}{1,3}" RE_LLAMA3_TAIL},
         },
         {
-                .names = {"qwen2", "deepseek-r1-qwen", "stablelm2"},
+                .names = {"qwen2", "deepseek-r1-qwen"},
+                .regex = {RE_LLAMA3_HEAD "\\p{N}" RE_LLAMA3_TAIL},
+                .nfc = true,
+        },
+        {
+                .names = {"stablelm2"},
                 .regex = {RE_LLAMA3_HEAD "\\p{N}" RE_LLAMA3_TAIL},
         },
         {
@@ -116,6 +123,7 @@ int bpe_setup_pre(struct tokenizer *t, const char *pre, struct vkinfer_err *err)
                                name);
         snprintf(t->pre_name, sizeof(t->pre_name), "%s", name);
         t->ignore_merges = def->ignore_merges;
+        t->nfc = def->nfc;
         for (unsigned i = 0; i < TOK_MAX_REGEX && def->regex[i]; i++) {
                 int ec;
                 PCRE2_SIZE eo;
@@ -435,9 +443,87 @@ static int split(const struct tokenizer *t, struct bpe_scratch *s, unsigned leve
         return 0;
 }
 
+/* ---- NFC ---- */
+
+/* Code points below U+0300 are NFC already and never combine with what
+ * precedes them: text whose bytes are all below 0xCC needs no work. */
+static bool may_need_nfc(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if ((uint8_t) s[i] >= 0xcc)
+                        return true;
+        return false;
+}
+
+/* Length of the valid UTF-8 prefix of s. */
+static size_t valid_prefix(const uint8_t *s, size_t n) {
+        size_t i = 0;
+        while (i < n) {
+                utf8proc_int32_t cp;
+                utf8proc_ssize_t l = utf8proc_iterate(s + i, (utf8proc_ssize_t) (n - i), &cp);
+                if (l <= 0)
+                        break;
+                i += (size_t) l;
+        }
+        return i;
+}
+
+/* NFC of every valid UTF-8 run of text; invalid bytes are kept as they are
+ * (HF never sees them). *ret is malloc'd. */
+static int nfc(const char *text, size_t len, char **ret, size_t *ret_len) {
+        size_t cap = len + 16, n = 0;
+        char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < len;) {
+                size_t run = valid_prefix((const uint8_t *) text + i, len - i);
+                const char *src = text + i;
+                size_t sl = run ? run : 1;
+                utf8proc_uint8_t *mapped = NULL;
+                if (run) {
+                        utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *) src, (utf8proc_ssize_t) run, &mapped,
+                                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+                        if (m < 0) {
+                                free(buf);
+                                return m == UTF8PROC_ERROR_NOMEM ? -ENOMEM : -EILSEQ;
+                        }
+                        src = (const char *) mapped;
+                        sl = (size_t) m;
+                }
+                if (n + sl > cap) {
+                        while (n + sl > cap)
+                                cap *= 2;
+                        char *nb = realloc(buf, cap);
+                        if (!nb) {
+                                free(mapped);
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = nb;
+                }
+                memcpy(buf + n, src, sl);
+                n += sl;
+                free(mapped);
+                i += run ? run : 1;
+        }
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
 int bpe_encode_fragment(const struct tokenizer *t, struct bpe_scratch *s, const char *text, size_t len,
                         size_t offset, struct tok_vec *out, struct vkinfer_err *err) {
         s->text = text;
         s->text_off = offset;
-        return split(t, s, 0, text, len, out, err);
+        if (!t->nfc || !may_need_nfc(text, len))
+                return split(t, s, 0, text, len, out, err);
+        /* Qwen's tokenizer normalizes to NFC after splitting out added tokens. */
+        char *norm;
+        size_t nlen;
+        int r = nfc(text, len, &norm, &nlen);
+        if (r < 0)
+                return err_set(err, r, "NFC normalization of %zu bytes failed", len);
+        s->text = norm;
+        r = split(t, s, 0, norm, nlen, out, err);
+        free(norm);
+        return r;
 }

@@ -53,6 +53,7 @@ struct tokenizer {
         struct merge_slot *merges; /* BPE */
         uint32_t merge_mask;
         bool ignore_merges; /* BPE: a whole pre-token that is in the vocab is kept (Llama 3) */
+        bool nfc;           /* BPE: text is NFC-normalized first (Qwen) */
 
         pcre2_code *regex[TOK_MAX_REGEX]; /* BPE pre-tokenizer: applied in turn, isolating matches */
         unsigned n_regex;

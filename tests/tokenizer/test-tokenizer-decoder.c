@@ -165,6 +165,17 @@ static void expect_text(const struct tokenizer *t, const int32_t *ids, size_t n,
         free(s);
 }
 
+static bool same_ids(const struct tokenizer *t, const char *a, const char *b) {
+        int32_t *x = NULL, *y = NULL;
+        size_t nx = 0, ny = 0;
+        bool same = tokenizer_encode(t, a, strlen(a), false, true, &x, &nx, NULL) == 0 &&
+                    tokenizer_encode(t, b, strlen(b), false, true, &y, &ny, NULL) == 0 && nx == ny &&
+                    memcmp(x, y, nx * sizeof(*x)) == 0;
+        free(x);
+        free(y);
+        return same;
+}
+
 static void test_real_vocabs(void) {
         struct gguf_file *f;
         struct tokenizer *t;
@@ -213,6 +224,10 @@ static void test_real_vocabs(void) {
                 CHECK(tokenizer_encode(t, "<think><|im_end|>", 17, true, false, &ids, &n, &err) == 0, "%s", err.msg);
                 CHECK(n > 2 && ids[0] == 151667 && ids[1] != 151645, "qwen2 <think> / no-special");
                 free(ids);
+                /* Qwen's tokenizer normalizes to NFC: e + U+0301 is é. */
+                CHECK(same_ids(t, "Cafe\xcc\x81 \xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab", "Café 한"),
+                      "qwen2 does not normalize to NFC");
+                CHECK(same_ids(t, "<think>e\xcc\x81\xff", "<think>é\xff"), "qwen2 NFC around added tokens / bad bytes");
                 test_streaming(t, "qwen2");
         }
         tokenizer_free(t);
@@ -223,6 +238,8 @@ static void test_real_vocabs(void) {
                 CHECK(tokenizer_bos(t) == 128000 && tokenizer_eos(t) == 128009 && tokenizer_add_bos(t), "llama3 bos/eos");
                 CHECK(tokenizer_is_eog(t, 128001) && tokenizer_is_eog(t, 128009) && !tokenizer_is_eog(t, 128000) &&
                       !tokenizer_is_eog(t, 128006), "llama3 eog");
+                /* Llama 3's has no normalizer. */
+                CHECK(!same_ids(t, "Cafe\xcc\x81", "Café"), "llama3 normalizes but must not");
                 test_streaming(t, "llama3");
         }
         tokenizer_free(t);
