@@ -195,7 +195,8 @@ static int build_trie(struct tokenizer *t) {
 /* Control tokens that end a turn in the model families we know, by text. */
 static const char *const eog_texts[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-        "<EOT>", "_<EOT>", "<|end_of_text|>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+        "<EOT>", "_<EOT>", "<|end_of_text|>",
+        "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>", /* <｜end▁of▁sentence｜> */
 };
 
 static void set_eog(struct tokenizer *t, int32_t id) {

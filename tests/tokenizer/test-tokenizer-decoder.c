@@ -350,10 +350,11 @@ static void expect_ids(const struct tokenizer *t, const char *text, const int32_
 static void test_synthetic(void) {
         struct vkinfer_err err = {{0}};
         struct tokenizer *t = NULL;
-        /* ids: bytes 0..255 in byte order, 256 "aa", 257 "bc", 258 "ab", 259 "abc", 260 <|end|> */
-        const char *extra[] = {"aa", "bc", "ab", "abc", "<|end|>"};
+        /* ids: bytes 0..255 in byte order, 256 "aa", 257 "bc", 258 "ab", 259 "abc",
+         * 260 <|end|>, 261 DeepSeek's end of sentence */
+        const char *extra[] = {"aa", "bc", "ab", "abc", "<|end|>", "<｜end▁of▁sentence｜>"};
         const char *m1[] = {"a a", "b c", "a b"};
-        CHECK(build("gpt2", "gpt-2", extra, 5, m1, 3, 0, &t, &err) == 0, "build: %s", err.msg);
+        CHECK(build("gpt2", "gpt-2", extra, 6, m1, 3, 0, &t, &err) == 0, "build: %s", err.msg);
         if (t) {
                 /* Equal ranks merge leftmost first: "aaa" -> aa a. */
                 expect_ids(t, "aaa", (int32_t[]) {256, 'a'}, 2);
@@ -363,18 +364,19 @@ static void test_synthetic(void) {
                 /* Added tokens split the text; the pieces are tokenized apart. */
                 expect_ids(t, "ab<|end|>c", (int32_t[]) {258, 260, 'c'}, 3);
                 CHECK(tokenizer_is_eog(t, 260) && tokenizer_eot(t) == 260, "<|end|> ends a turn");
-                CHECK(tokenizer_bos(t) == 260 && !tokenizer_add_bos(t), "bos from metadata, add_bos default off");
+                CHECK(tokenizer_is_eog(t, 261) && !tokenizer_is_eog(t, 259), "DeepSeek's end of sentence ends a turn");
+                CHECK(tokenizer_bos(t) == 261 && !tokenizer_add_bos(t), "bos from metadata, add_bos default off");
         }
         tokenizer_free(t);
         t = NULL;
         const char *m2[] = {"a b", "b c"};
-        CHECK(build("gpt2", "gpt-2", extra, 5, m2, 2, 0, &t, &err) == 0, "build: %s", err.msg);
+        CHECK(build("gpt2", "gpt-2", extra, 6, m2, 2, 0, &t, &err) == 0, "build: %s", err.msg);
         if (t)
                 expect_ids(t, "abc", (int32_t[]) {258, 'c'}, 2);
         tokenizer_free(t);
         t = NULL;
         /* llama-bpe keeps a pre-token that is in the vocabulary whole. */
-        CHECK(build("gpt2", "llama-bpe", extra, 5, m2, 2, 0, &t, &err) == 0, "build: %s", err.msg);
+        CHECK(build("gpt2", "llama-bpe", extra, 6, m2, 2, 0, &t, &err) == 0, "build: %s", err.msg);
         if (t) {
                 expect_ids(t, "abc", (int32_t[]) {259}, 1);
                 CHECK(tokenizer_add_bos(t), "llama-bpe adds BOS by default");
@@ -383,26 +385,26 @@ static void test_synthetic(void) {
         t = NULL;
 
         /* Load errors, each named. */
-        int r = build(NULL, "gpt-2", extra, 5, m1, 3, 0, &t, &err);
+        int r = build(NULL, "gpt-2", extra, 6, m1, 3, 0, &t, &err);
         CHECK(r == -ENOENT && strstr(err.msg, "tokenizer.ggml.model"), "no model: %d %s", r, err.msg);
-        r = build("bert", "gpt-2", extra, 5, m1, 3, 0, &t, &err);
+        r = build("bert", "gpt-2", extra, 6, m1, 3, 0, &t, &err);
         CHECK(r == -EOPNOTSUPP && strstr(err.msg, "'bert'"), "bert: %d %s", r, err.msg);
-        r = build("gpt2", "no-such-pre", extra, 5, m1, 3, 0, &t, &err);
+        r = build("gpt2", "no-such-pre", extra, 6, m1, 3, 0, &t, &err);
         CHECK(r == -EOPNOTSUPP && strstr(err.msg, "'no-such-pre'"), "pre: %d %s", r, err.msg);
-        r = build("gpt2", "gpt-2", extra, 5, NULL, 0, 0, &t, &err);
+        r = build("gpt2", "gpt-2", extra, 6, NULL, 0, 0, &t, &err);
         CHECK(r == -ENOENT && strstr(err.msg, "merges"), "no merges: %d %s", r, err.msg);
         const char *bad[] = {"a a", "nospace"};
-        r = build("gpt2", "gpt-2", extra, 5, bad, 2, 0, &t, &err);
+        r = build("gpt2", "gpt-2", extra, 6, bad, 2, 0, &t, &err);
         CHECK(r == -EINVAL && strstr(err.msg, "merges[1]"), "bad merge: %d %s", r, err.msg);
-        r = build("gpt2", "gpt-2", extra, 5, m1, 3, 1, &t, &err);
+        r = build("gpt2", "gpt-2", extra, 6, m1, 3, 1, &t, &err);
         CHECK(r == -ENOENT && strstr(err.msg, "tokenizer.ggml.tokens"), "no tokens: %d %s", r, err.msg);
-        r = build("gpt2", "gpt-2", extra, 5, m1, 3, 2, &t, &err);
+        r = build("gpt2", "gpt-2", extra, 6, m1, 3, 2, &t, &err);
         CHECK(r == -EINVAL && strstr(err.msg, "token_type"), "short token_type: %d %s", r, err.msg);
-        r = build("gpt2", "gpt-2", extra, 5, m1, 3, 3, &t, &err);
+        r = build("gpt2", "gpt-2", extra, 6, m1, 3, 3, &t, &err);
         CHECK(r == -EINVAL && strstr(err.msg, "token_type"), "token_type not an array: %d %s", r, err.msg);
         CHECK(t == NULL, "ret untouched on failure");
         /* An id past the vocabulary is "none", not an error. */
-        r = build("gpt2", NULL, extra, 5, m1, 3, 4, &t, &err);
+        r = build("gpt2", NULL, extra, 6, m1, 3, 4, &t, &err);
         CHECK(r == 0 && t && tokenizer_bos(t) == -1 && strcmp(tokenizer_pre_name(t), "default") == 0,
               "bos out of range / default pre: %d %s", r, err.msg);
         tokenizer_free(t);
