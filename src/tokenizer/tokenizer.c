@@ -128,17 +128,17 @@ static bool byte_level_decode(const int16_t *cp_to_byte, const char *s, size_t n
 
 static int get_id(const struct gguf_file *f, const char *key, int32_t n_vocab, int32_t def, int32_t *ret,
                   struct vkinfer_err *err) {
-        uint32_t v;
-        int r = gguf_get_u32(f, key, &v, err);
+        int64_t v;
+        int r = gguf_get_i64(f, key, &v, err);
         if (r == -ENOENT) {
-                *ret = def;
+                *ret = def < n_vocab ? def : -1;
                 return 0;
         }
         if (r < 0)
                 return r;
         /* Real files sometimes name an id past the vocabulary (a padding id
-         * equal to n_vocab): that token does not exist, so it is "none". */
-        *ret = v < (uint32_t) n_vocab ? (int32_t) v : -1;
+         * equal to n_vocab) or -1: that token does not exist, so it is "none". */
+        *ret = v >= 0 && v < n_vocab ? (int32_t) v : -1;
         return 0;
 }
 
@@ -214,8 +214,6 @@ static int load_special(struct tokenizer *t, const struct gguf_file *f, struct v
             (r = get_id(f, "tokenizer.ggml.padding_token_id", t->n_vocab, -1, &t->pad, err)) < 0 ||
             (r = get_id(f, "tokenizer.ggml.unknown_token_id", t->n_vocab, spm ? 0 : -1, &t->unk, err)) < 0)
                 return r;
-        if (spm && t->bos >= t->n_vocab)
-                t->bos = -1;
         /* Llama 3 style vocabularies add BOS even when the key is missing. */
         bool def_bos = spm || t->ignore_merges;
         if ((r = get_flag(f, "tokenizer.ggml.add_bos_token", def_bos, &t->add_bos, err)) < 0 ||

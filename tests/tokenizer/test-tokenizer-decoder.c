@@ -321,6 +321,7 @@ static int build(const char *model, const char *pre, const char *const *extra, s
         if (merges)
                 gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, n_merges);
         gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", mangle == 4 ? 100000 : (uint32_t) n - 1);
+        gguf_writer_set_i32(w, "tokenizer.ggml.padding_token_id", mangle == 4 ? -1 : 256);
         uint8_t *data = NULL;
         size_t size = 0;
         int r = gguf_writer_to_memory(w, &data, &size);
@@ -366,6 +367,7 @@ static void test_synthetic(void) {
                 CHECK(tokenizer_is_eog(t, 260) && tokenizer_eot(t) == 260, "<|end|> ends a turn");
                 CHECK(tokenizer_is_eog(t, 261) && !tokenizer_is_eog(t, 259), "DeepSeek's end of sentence ends a turn");
                 CHECK(tokenizer_bos(t) == 261 && !tokenizer_add_bos(t), "bos from metadata, add_bos default off");
+                CHECK(tokenizer_pad(t) == 256 && tokenizer_eos(t) == -1 && tokenizer_unk(t) == -1, "pad/eos/unk");
         }
         tokenizer_free(t);
         t = NULL;
@@ -405,7 +407,7 @@ static void test_synthetic(void) {
         CHECK(t == NULL, "ret untouched on failure");
         /* An id past the vocabulary is "none", not an error. */
         r = build("gpt2", NULL, extra, 6, m1, 3, 4, &t, &err);
-        CHECK(r == 0 && t && tokenizer_bos(t) == -1 && strcmp(tokenizer_pre_name(t), "default") == 0,
+        CHECK(r == 0 && t && tokenizer_bos(t) == -1 && tokenizer_pad(t) == -1 && strcmp(tokenizer_pre_name(t), "default") == 0,
               "bos out of range / default pre: %d %s", r, err.msg);
         tokenizer_free(t);
 }
