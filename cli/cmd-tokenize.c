@@ -43,6 +43,11 @@ static void print_piece(const char *p, size_t n) {
                 bool ok = l > 0 && i + l <= n;
                 for (size_t j = 1; ok && j < l; j++)
                         ok = ((unsigned char) p[i + j] & 0xc0) == 0x80;
+                if (ok && l > 2) { /* no overlongs, surrogates, or code points past U+10FFFF */
+                        unsigned char d = (unsigned char) p[i + 1];
+                        ok = !(c == 0xe0 && d < 0xa0) && !(c == 0xed && d > 0x9f) && !(c == 0xf0 && d < 0x90) &&
+                             !(c == 0xf4 && d > 0x8f);
+                }
                 if (ok) {
                         fwrite(p + i, 1, l, stdout);
                         i += l;
