@@ -39,7 +39,7 @@ static void print_piece(const char *p, size_t n) {
                         i++;
                         continue;
                 }
-                size_t l = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+                size_t l = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
                 bool ok = l > 0 && i + l <= n;
                 for (size_t j = 1; ok && j < l; j++)
                         ok = ((unsigned char) p[i + j] & 0xc0) == 0x80;
@@ -99,7 +99,8 @@ int cmd_tokenize(int argc, char **argv) {
                 }
         }
         if (!model || optind != argc - 1) {
-                fprintf(stderr, "vkinfer tokenize: %s\n\n", !model ? "--model is required" : "give exactly one TEXT (or -)");
+                fprintf(stderr, "vkinfer tokenize: %s\n\n",
+                        !model ? "--model is required" : "give exactly one TEXT (or -)");
                 tokenize_usage(stderr);
                 return 2;
         }

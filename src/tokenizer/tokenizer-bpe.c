@@ -97,8 +97,10 @@ static const struct pre_def pre_defs[] = {
         {
                 .names = {"deepseek-v3"},
                 .regex = {"\\p{N}{1,3}", "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
-                          "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
-                          "?[\\p{P}\\p{S}]+[\\r\\n]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
+                          "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+"
+                          "|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+                          "| ?[\\p{P}\\p{S}]+[\\r\\n]*"
+                          "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
         },
         {
                 /* llama.cpp's choice for files that name no pre-tokenizer. */
@@ -351,7 +353,8 @@ static int try_pair(const struct tokenizer *t, struct bpe_scratch *s, int32_t le
  * only invalid UTF-8 holds, cannot be encoded. Refused rather than dropped. */
 static int no_byte_token(const struct tokenizer *t, const struct bpe_scratch *s, const char *at,
                          struct vkinfer_err *err) {
-        return err_set(err, -EILSEQ, "byte 0x%02x at offset %zu is not valid UTF-8 and vocabulary '%s' has no token for it",
+        return err_set(err, -EILSEQ,
+                       "byte 0x%02x at offset %zu is not valid UTF-8 and vocabulary '%s' has no token for it",
                        (uint8_t) *at, s->text_off + (size_t) (at - s->text), t->pre_name);
 }
 
@@ -480,8 +483,8 @@ static int nfc(const char *text, size_t len, char **ret, size_t *ret_len) {
                 size_t sl = run ? run : 1;
                 utf8proc_uint8_t *mapped = NULL;
                 if (run) {
-                        utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *) src, (utf8proc_ssize_t) run, &mapped,
-                                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+                        utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *) src, (utf8proc_ssize_t) run,
+                                                          &mapped, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
                         if (m < 0) {
                                 free(buf);
                                 return m == UTF8PROC_ERROR_NOMEM ? -ENOMEM : -EILSEQ;

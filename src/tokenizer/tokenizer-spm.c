@@ -159,7 +159,8 @@ int spm_encode_fragment(const struct tokenizer *t, struct spm_scratch *s, const 
                 for (size_t j = 1; j < l; j++)
                         if (((uint8_t) s->buf[off + j] & 0xc0) != 0x80)
                                 l = 1;
-                s->sym[count] = (struct spm_sym) {count - 1, off + l < n ? count + 1 : -1, (uint32_t) off, (uint32_t) l};
+                s->sym[count] = (struct spm_sym) {count - 1, off + l < n ? count + 1 : -1, (uint32_t) off,
+                                                  (uint32_t) l};
                 off += l;
         }
         if (count == 0)
