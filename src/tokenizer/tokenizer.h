@@ -4,6 +4,12 @@
  * ("llama"). Built from a GGUF file's tokenizer.* keys; everything needed is
  * copied, so the tokenizer outlives the gguf_file it came from.
  *
+ * Matching the reference means: added tokens are split out of the text
+ * first (leftmost-longest); Qwen's NFC normalizer is applied to the rest; the
+ * pre-tokenizer regexes are Hugging Face's own (PCRE2, UTF + UCP, JIT); merges
+ * go lowest rank first, leftmost among equals. Decoding does no clean-up of
+ * spaces around punctuation, so decode(encode(s)) == s.
+ *
  * A tokenizer is immutable once built: tokenizer_encode and the decoders may
  * be used from any number of threads at once (all scratch is per call). */
 #pragma once
