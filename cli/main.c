@@ -13,6 +13,8 @@ struct command {
 static const struct command commands[] = {
         {"version", cmd_version, "print the version"},
         {"inspect", cmd_inspect, "show what a GGUF file holds"},
+        {"tokenize", cmd_tokenize, "print the tokens of a text (the model's tokenizer)"},
+        {"detokenize", cmd_detokenize, "print the text of token ids"},
 };
 
 static void usage(FILE *out) {
