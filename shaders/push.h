@@ -1,5 +1,5 @@
 /* Push-constant structs: the ONE definition, included by C (src/ops) and by
- * GLSL (shaders/*.comp). Every member is a 4-byte scalar, so C's natural
+ * GLSL (the .comp files here). Every member is a 4-byte scalar, so C's natural
  * layout and GLSL's push-constant (std430) layout agree; PUSH_SIZE checks the
  * size on the C side. Each struct stays within 128 bytes, the minimum
  * maxPushConstantsSize every Vulkan device has. */
