@@ -71,7 +71,7 @@ static int rows_per_chunk(const struct vk_ctx *ctx, const char *op, const struct
                 return err_set(err, -EINVAL, "%s: weight view offset %llu is not a multiple of %llu", op,
                                (unsigned long long) w->view.offset, (unsigned long long) align);
         uint64_t step = align / gcd64(row_bytes, align);
-        uint64_t rows = range / row_bytes;
+        uint64_t rows = (range - 4) / row_bytes; /* room to round the range up to a word */
         rows -= rows % step;
         if (rows == 0)
                 return err_set(err, -E2BIG, "%s: a weight row of %llu bytes does not fit the %llu-byte storage range",
@@ -87,12 +87,18 @@ static int weight_check(const char *op, const struct op_weight *w, uint64_t *ret
         if (w->ncols == 0 || w->nrows == 0 || ggml_row_bytes(w->type, w->ncols, &rb) < 0)
                 return err_set(err, -EINVAL, "%s: %u x %u is not a valid %s matrix", op, w->nrows, w->ncols,
                                ggml_type_name(w->type));
-        if (rb > UINT32_MAX || mul_overflows(rb, w->nrows, &total) || w->view.size < total)
+        if (rb > UINT32_MAX || mul_overflows(rb, w->nrows, &total) || w->view.size < align_up(total, 4))
                 return err_set(err, -EINVAL, "%s: the weight view holds %llu bytes, %u x %u %s needs %llu", op,
                                (unsigned long long) w->view.size, w->nrows, w->ncols, ggml_type_name(w->type),
-                               (unsigned long long) (rb * w->nrows));
+                               (unsigned long long) align_up(rb * w->nrows, 4));
         *ret_row_bytes = rb;
         return 0;
+}
+
+/* Rows r0..r0+n-1 of w, rounded up to whole words (reading into the next
+ * row, or the padding weight_check asked for, is harmless). */
+static struct vk_view weight_range(const struct op_weight *w, uint32_t r0, uint32_t n, uint64_t rb) {
+        return vk_view_sub(w->view, (uint64_t) r0 * rb, align_up((uint64_t) n * rb, 4));
 }
 
 /* ---- Matrix products ---- */
@@ -117,7 +123,7 @@ int op_matvec(struct vk_seq *s, const struct op_weight *w, struct vk_view x, str
         for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
                 uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
                 struct push_matvec pc = {.ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0};
-                struct vk_view v[3] = {vk_view_sub(w->view, (uint64_t) r0 * rb, (uint64_t) n * rb), x, y};
+                struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
                 uint32_t g[3];
                 vk_groups_linear(ctx, n, g);
                 if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)
@@ -149,7 +155,7 @@ int op_matmul(struct vk_seq *s, const struct op_weight *w, struct vk_view x, str
                         .ncols = w->ncols, .nrows = n, .nvec = nvec, .row_bytes = (uint32_t) rb,
                         .y_off = r0, .y_stride = w->nrows,
                 };
-                struct vk_view v[3] = {vk_view_sub(w->view, (uint64_t) r0 * rb, (uint64_t) n * rb), x, y};
+                struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
                 uint32_t g[3] = {(n + 31) / 32, (nvec + 31) / 32, 1};
                 if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)
                         return r;
@@ -181,7 +187,7 @@ int op_get_rows(struct vk_seq *s, const struct op_weight *w, struct vk_view ids,
                         .ncols = w->ncols, .n_ids = n_ids, .row_bytes = (uint32_t) rb,
                         .row_begin = r0, .row_end = r0 + n,
                 };
-                struct vk_view v[3] = {vk_view_sub(w->view, (uint64_t) r0 * rb, (uint64_t) n * rb), ids, out};
+                struct vk_view v[3] = {weight_range(w, r0, n, rb), ids, out};
                 uint32_t g[3];
                 vk_groups_linear(ctx, n_ids, g);
                 if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)

@@ -14,8 +14,8 @@
 
 /* A weight matrix: nrows rows of ncols elements of a GGUF type (F32, F16,
  * BF16, Q8_0, Q4_0). A matrix larger than the storage-buffer range is bound
- * in row ranges, one dispatch each; its view must start aligned (a vk_buf
- * does). */
+ * in row ranges, one dispatch each; its view must start aligned and hold its
+ * bytes rounded up to 4 (shaders read words; a vk_buf does both). */
 struct op_weight {
         struct vk_view view;
         uint32_t type; /* enum ggml_type */

@@ -223,7 +223,7 @@ int vk_buf_alloc(struct vk_ctx *ctx, enum vk_mem_kind kind, uint64_t size, struc
                 off = block_take(&ctx->blocks[kind][bi], asize);
         }
         struct vk_block *b = &ctx->blocks[kind][bi];
-        buf->view = (struct vk_view){b->buffer, off, size};
+        buf->view = (struct vk_view){b->buffer, off, align_up(size, 4)};
         buf->map = b->map ? (uint8_t *) b->map + off : NULL;
         buf->block = bi;
         buf->kind = kind;

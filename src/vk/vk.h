@@ -112,8 +112,9 @@ struct vk_buf {
         enum vk_mem_kind kind;
 };
 
-/* Sub-allocates size bytes (rounded up to the alignment). Blocks are
- * opts.block_size, or larger for a larger request. */
+/* Sub-allocates size bytes; view.size is size rounded up to 4 bytes (shaders
+ * read 32-bit words). Blocks are opts.block_size, or larger for a larger
+ * request. */
 int vk_buf_alloc(struct vk_ctx *ctx, enum vk_mem_kind kind, uint64_t size, struct vk_buf **ret,
                  struct vkinfer_err *err);
 /* Accepts NULL; returns NULL. */

@@ -1,0 +1,2 @@
+#include "vk-test.h"
+int main(void) { return TEST_SKIP; }
