@@ -103,7 +103,7 @@ static inline double test_close(const char *what, const float *got, const float 
                 for (size_t i = 0; i < n; i++)
                         norm += (double) ref[i] * ref[i];
                 norm = sqrt(norm);
-                bad[n / 2] += (float) (4 * tol * (norm > 0 ? norm : 1));
+                bad[n / 2] += (float) (4 * (tol > 1e-6 ? tol : 1e-6) * (norm > 0 ? norm : 1));
                 double eb = rel_l2(bad, ref, n);
                 CHECK(eb > tol, "%s: a wrong element (rel L2 %.3g) passes tolerance %.3g", what, eb, tol);
                 free(bad);
