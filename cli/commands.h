@@ -3,3 +3,5 @@
 #pragma once
 
 int cmd_version(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);

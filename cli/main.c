@@ -12,6 +12,8 @@ struct command {
 
 static const struct command commands[] = {
         {"version", cmd_version, "print the version"},
+        {"devices", cmd_devices, "list Vulkan devices and their features"},
+        {"selftest", cmd_selftest, "check every compute kernel against its CPU reference"},
 };
 
 static void usage(FILE *out) {
