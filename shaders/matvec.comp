@@ -35,6 +35,47 @@ float block_dot(uint b, uint k0) {
         }
         return s * w_f16(b);
 }
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+// One super-block: per sub-block scale and min applied once; quants read a
+// word (4 elements) at a time (blocks are 144 / 176 bytes: word aligned).
+float block_dot(uint b, uint k0) {
+        float d = w_f16(b), dmin = w_f16(b + 2u), s = 0.0;
+#if defined(WTYPE_Q5_K)
+        const uint qs_off = 48u;
+#else
+        const uint qs_off = 16u;
+#endif
+        for (uint sb = 0; sb < 8u; sb++) {
+                uvec2 sm = scale_min_k4(b + 4u, sb);
+                uint qs = b + qs_off + 32u * (sb / 2u), shift = (sb & 1u) * 4u;
+                float acc = 0.0, xs = 0.0;
+                for (uint l = 0; l < 32u; l += 4u) {
+                        uint wd = w[(qs + l) >> 2];
+#if defined(WTYPE_Q5_K)
+                        uint hd = w[(b + 16u + l) >> 2];
+#endif
+                        for (uint i = 0; i < 4u; i++) {
+                                uint q = (wd >> (8u * i + shift)) & 15u;
+#if defined(WTYPE_Q5_K)
+                                q += ((hd >> (8u * i + sb)) & 1u) * 16u;
+#endif
+                                float xv = x[k0 + 32u * sb + l + i];
+                                acc += float(q) * xv;
+                                xs += xv;
+                        }
+                }
+                s += d * float(sm.x) * acc - dmin * float(sm.y) * xs;
+        }
+        return s;
+}
+#elif QK == 256
+// Q6_K: one super-block, element by element (the dequant() layout).
+float block_dot(uint b, uint k0) {
+        float s = 0.0;
+        for (uint j = 0; j < 256u; j++)
+                s += dequant(b - (k0 / 256u) * BLOCK_BYTES, k0 + j) * x[k0 + j];
+        return s;
+}
 #endif
 
 void main() {

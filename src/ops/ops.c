@@ -22,6 +22,9 @@ static const char *type_suffix(uint32_t type) {
         case GGML_TYPE_BF16: return "bf16";
         case GGML_TYPE_Q8_0: return "q8_0";
         case GGML_TYPE_Q4_0: return "q4_0";
+        case GGML_TYPE_Q4_K: return "q4_k";
+        case GGML_TYPE_Q5_K: return "q5_k";
+        case GGML_TYPE_Q6_K: return "q6_k";
         default: return NULL;
         }
 }

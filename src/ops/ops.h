@@ -13,7 +13,7 @@
 #include "vk/vk.h"
 
 /* A weight matrix: nrows rows of ncols elements of a GGUF type (F32, F16,
- * BF16, Q8_0, Q4_0). A matrix larger than the storage-buffer range is bound
+ * BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K). A matrix larger than the storage-buffer range is bound
  * in row ranges, one dispatch each; its view must start aligned and hold its
  * bytes rounded up to 4 (shaders read words; a vk_buf does both). */
 struct op_weight {

@@ -96,11 +96,12 @@ static void job_free(struct st *st, struct job *j) {
                 vk_buf_free(st->ctx, j->b[i]);
 }
 
-static const uint32_t wtypes[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+static const uint32_t wtypes[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0,
+                                  GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
 
 /* matvec, matmul and get_rows of one weight type. */
 static int weights(struct st *st, uint32_t type) {
-        const uint32_t ncols = 96, nrows = 37, nvec = 5, nids = 6;
+        const uint32_t ncols = 256, nrows = 37, nvec = 5, nids = 6;
         uint64_t rb;
         ggml_row_bytes(type, ncols, &rb);
         float *wf = rnd_array(st, (size_t) ncols * nrows, 1.0f), *x = rnd_array(st, (size_t) ncols * nvec, 1.0f);

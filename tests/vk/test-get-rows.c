@@ -5,13 +5,14 @@
 #include "gguf/quant.h"
 #include "vk-test.h"
 
-static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+static const uint32_t types[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0,
+                                 GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
 
 static void run_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t type, uint32_t ncols, uint32_t nrows,
                      uint32_t n_ids, bool expect_split) {
         uint64_t rb;
         if (ggml_row_bytes(type, ncols, &rb) < 0)
-                return;
+                return; /* not a whole number of blocks: not a shape of this type */
         float *f = malloc((size_t) ncols * nrows * 4);
         uint8_t *q = malloc(rb * nrows);
         test_fill(rng, f, (size_t) ncols * nrows, 2.0f);
@@ -66,10 +67,11 @@ int main(void) {
         struct test_rng rng = {0x6e7};
         struct vk_ctx *ctx = test_ctx(NULL);
         for (size_t t = 0; t < ELEMENTSOF(types); t++) {
-                bool quant = types[t] == GGML_TYPE_Q8_0 || types[t] == GGML_TYPE_Q4_0;
+                bool quant = ggml_type_info(types[t])->block_size > 1;
                 run_case(ctx, &rng, types[t], 32, 1, 1, false);
                 run_case(ctx, &rng, types[t], 160, 37, 9, false);
                 run_case(ctx, &rng, types[t], 512, 1000, 130, false);
+                run_case(ctx, &rng, types[t], 256, 3, 4, false);
                 if (!quant) {
                         run_case(ctx, &rng, types[t], 7, 13, 5, false);
                         run_case(ctx, &rng, types[t], 129, 300, 257, false);

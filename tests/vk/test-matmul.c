@@ -8,7 +8,8 @@
  *   GPU vs CPU on the same weights: 1e-5 for every type (both dequantize
  *   exactly; only the float summation order differs).
  *   Quantized weights vs the f32 originals (checks the test data):
- *   F32 1e-6, F16 1e-3, BF16 5e-3, Q8_0 1e-2, Q4_0 0.15. */
+ *   F32 1e-6, F16 1e-3, BF16 5e-3, Q8_0 1e-2, Q4_0 0.15, Q4_K 0.1, Q5_K 0.05,
+ *   Q6_K 0.03. */
 #include "gguf/quant.h"
 #include "vk-test.h"
 
@@ -19,7 +20,8 @@ static const struct {
         double quant_tol;
 } types[] = {
         {GGML_TYPE_F32, 1e-6}, {GGML_TYPE_F16, 1e-3}, {GGML_TYPE_BF16, 5e-3},
-        {GGML_TYPE_Q8_0, 1e-2}, {GGML_TYPE_Q4_0, 0.15},
+        {GGML_TYPE_Q8_0, 1e-2}, {GGML_TYPE_Q4_0, 0.15}, {GGML_TYPE_Q4_K, 0.1},
+        {GGML_TYPE_Q5_K, 0.05}, {GGML_TYPE_Q6_K, 0.03},
 };
 
 static const struct {
@@ -27,7 +29,7 @@ static const struct {
         bool float_only; /* ncols not a multiple of 32 */
 } shapes[] = {
         {64, 1, 1, false},  {96, 37, 5, false}, {256, 130, 33, false}, {1024, 67, 2, false},
-        {67, 45, 3, true},  {1, 3, 2, true},    {253, 9, 40, true},
+        {67, 45, 3, true},  {1, 3, 2, true},    {253, 9, 40, true},   {512, 19, 6, false},
 };
 
 /* W as `type` bytes (malloc'd) from random f32 weights; *ret_f32 keeps those. */
@@ -112,8 +114,8 @@ int main(void) {
         struct vk_ctx *ctx = test_ctx(NULL);
         for (size_t t = 0; t < ELEMENTSOF(types); t++)
                 for (size_t i = 0; i < ELEMENTSOF(shapes); i++) {
-                        bool quant = types[t].type == GGML_TYPE_Q8_0 || types[t].type == GGML_TYPE_Q4_0;
-                        if (quant && shapes[i].float_only)
+                        uint32_t block = ggml_type_info(types[t].type)->block_size;
+                        if (shapes[i].ncols % block)
                                 continue;
                         run_case(ctx, &rng, types[t].type, types[t].quant_tol, shapes[i].ncols, shapes[i].nrows,
                                  shapes[i].nvec, "");
@@ -121,10 +123,10 @@ int main(void) {
 
         /* A type the kernels do not handle is refused by name. */
         struct vk_seq *s = test_seq(ctx);
-        struct op_weight bad = {{VK_NULL_HANDLE, 0, 1 << 20}, GGML_TYPE_Q4_K, 256, 4};
+        struct op_weight bad = {{VK_NULL_HANDLE, 0, 1 << 20}, GGML_TYPE_Q2_K, 256, 4};
         struct vk_view none = {VK_NULL_HANDLE, 0, 0};
         int r = op_matvec(s, &bad, none, none, &test_err);
-        CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "Q4_K"), "Q4_K: %d %s", r, test_err.msg);
+        CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "Q2_K"), "Q2_K: %d %s", r, test_err.msg);
         vk_seq_destroy(s);
         test_ctx_done(ctx);
 
