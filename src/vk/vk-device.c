@@ -78,7 +78,7 @@ static int instance_create(atomic_uint_fast64_t *counter, VkInstance *ret_instan
                 .apiVersion = VK_API_VERSION_1_2,
         };
         const char *layers[] = {VALIDATION_LAYER};
-        const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+        const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
         if (counter && !has_layer(VALIDATION_LAYER))
                 return err_set(err, -ENOENT,
                                "validation requested (VKINFER_VALIDATION=1) but %s is not installed "
@@ -93,13 +93,22 @@ static int instance_create(atomic_uint_fast64_t *counter, VkInstance *ret_instan
                 .pfnUserCallback = debug_cb,
                 .pUserData = counter,
         };
+        /* Synchronization validation too: lavapipe runs dispatches in order,
+         * so a missing barrier would otherwise only show on a real GPU. */
+        VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+        VkValidationFeaturesEXT vf = {
+                .sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+                .pNext = &dci,
+                .enabledValidationFeatureCount = 1,
+                .pEnabledValidationFeatures = enables,
+        };
         VkInstanceCreateInfo ci = {
                 .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-                .pNext = counter ? &dci : NULL, /* also catches instance creation itself */
+                .pNext = counter ? &vf : NULL, /* the messenger also catches instance creation itself */
                 .pApplicationInfo = &app,
                 .enabledLayerCount = counter ? 1 : 0,
                 .ppEnabledLayerNames = layers,
-                .enabledExtensionCount = counter ? 1 : 0,
+                .enabledExtensionCount = counter ? 2 : 0,
                 .ppEnabledExtensionNames = exts,
         };
         VkInstance inst;
