@@ -173,7 +173,7 @@ static void why_not(struct vk_device_info *info, const char *what) {
         }
 }
 
-static void probe(VkPhysicalDevice pd, uint32_t index, struct vk_device_info *info) {
+static void probe(VkPhysicalDevice pd, uint32_t index, struct vk_device_info *info, uint32_t require) {
         memset(info, 0, sizeof(*info));
         info->index = index;
         info->suitable = true;
@@ -266,6 +266,19 @@ static void probe(VkPhysicalDevice pd, uint32_t index, struct vk_device_info *in
                 why_not(info, "16 KiB of compute shared memory");
         if (info->max_wg_invocations < 256)
                 why_not(info, "256 invocations per workgroup");
+        /* What the caller asked for on top. */
+        static const struct {
+                uint32_t bit;
+                const char *name;
+        } opt[] = {
+                {VK_FEATURE_STORAGE16, "storageBuffer16BitAccess"}, {VK_FEATURE_FLOAT16, "shaderFloat16"},
+                {VK_FEATURE_INT8, "shaderInt8"},                    {VK_FEATURE_INT64, "shaderInt64"},
+                {VK_FEATURE_BDA, "bufferDeviceAddress"},            {VK_FEATURE_COOPMAT, "VK_KHR_cooperative_matrix"},
+        };
+        bool have[] = {info->storage16, info->float16, info->int8, info->int64, info->bda, info->coopmat};
+        for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+                if ((require & opt[i].bit) && !have[i])
+                        why_not(info, opt[i].name);
 }
 
 static bool all_digits(const char *s) {
@@ -306,8 +319,8 @@ static const char *selector(const struct vk_opts *o) {
         return o ? o->device : NULL;
 }
 
-static int enumerate(VkInstance inst, VkPhysicalDevice **ret_pds, struct vk_device_info **ret_infos, uint32_t *ret_n,
-                     struct vkinfer_err *err) {
+static int enumerate(VkInstance inst, uint32_t require, VkPhysicalDevice **ret_pds, struct vk_device_info **ret_infos,
+                     uint32_t *ret_n, struct vkinfer_err *err) {
         uint32_t n = 0;
         VkResult r = vkEnumeratePhysicalDevices(inst, &n, NULL);
         if (r != VK_SUCCESS)
@@ -328,7 +341,7 @@ static int enumerate(VkInstance inst, VkPhysicalDevice **ret_pds, struct vk_devi
                 return vk_err(err, r, "vkEnumeratePhysicalDevices");
         }
         for (uint32_t i = 0; i < n; i++)
-                probe(pds[i], i, &infos[i]);
+                probe(pds[i], i, &infos[i], require);
         *ret_pds = pds;
         *ret_infos = infos;
         *ret_n = n;
@@ -345,7 +358,7 @@ int vk_list_devices(const struct vk_opts *opts, struct vk_device_info **ret_info
         VkPhysicalDevice *pds = NULL;
         struct vk_device_info *infos = NULL;
         uint32_t n = 0;
-        r = enumerate(inst, &pds, &infos, &n, err);
+        r = enumerate(inst, opts ? opts->require : 0, &pds, &infos, &n, err);
         instance_destroy(inst, m);
         if (r < 0)
                 return r;
@@ -433,7 +446,7 @@ int vk_ctx_create(const struct vk_opts *opts, struct vk_ctx **ret, struct vkinfe
         VkPhysicalDevice *pds = NULL;
         struct vk_device_info *infos = NULL;
         uint32_t n = 0;
-        r = enumerate(ctx->instance, &pds, &infos, &n, err);
+        r = enumerate(ctx->instance, ctx->opts.require, &pds, &infos, &n, err);
         if (r < 0)
                 goto fail;
         int c = choose(infos, n, selector(opts), err);

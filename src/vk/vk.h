@@ -35,6 +35,17 @@ struct vk_opts {
                                        VKINFER_MAX_STORAGE_RANGE overrides */
         const char *cache_dir;      /* pipeline cache folder (default $XDG_CACHE_HOME/vkinfer) */
         bool no_pipeline_cache;
+        uint32_t require;           /* enum vk_feature bits the device must have besides the basics */
+};
+
+/* Optional features a caller (e.g. a shader variant) may require. */
+enum vk_feature {
+        VK_FEATURE_STORAGE16 = 1u << 0, /* storageBuffer16BitAccess */
+        VK_FEATURE_FLOAT16 = 1u << 1,   /* shaderFloat16 */
+        VK_FEATURE_INT8 = 1u << 2,      /* shaderInt8 */
+        VK_FEATURE_INT64 = 1u << 3,     /* shaderInt64 */
+        VK_FEATURE_BDA = 1u << 4,       /* bufferDeviceAddress */
+        VK_FEATURE_COOPMAT = 1u << 5,   /* VK_KHR_cooperative_matrix */
 };
 
 #define VK_MAX_HEAPS 16

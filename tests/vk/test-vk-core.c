@@ -206,6 +206,41 @@ static void test_pipeline_cache(void) {
         test_ctx_done(c);
 }
 
+/* A device without a required feature is refused with the feature named;
+ * a missing validation layer is an error, not silence. */
+static void test_missing(void) {
+        struct vk_ctx *c = NULL;
+        struct vk_device_info *infos = NULL;
+        uint32_t n = 0;
+        int chosen = -1;
+        CHECK_OK(vk_list_devices(NULL, &infos, &n, &chosen, &test_err), test_err);
+        bool any_coopmat = false;
+        for (uint32_t i = 0; i < n; i++)
+                any_coopmat |= infos[i].coopmat;
+        free(infos);
+        if (!any_coopmat) {
+                struct vk_opts o = {.require = VK_FEATURE_COOPMAT};
+                int r = vk_ctx_create(&o, &c, &test_err);
+                CHECK(r == -ENODEV && strstr(test_err.msg, "VK_KHR_cooperative_matrix"), "%d %s", r, test_err.msg);
+                setenv("VKINFER_DEVICE", "0", 1);
+                r = vk_ctx_create(&o, &c, &test_err);
+                CHECK(r == -ENOTSUP && strstr(test_err.msg, "VK_KHR_cooperative_matrix"), "%d %s", r, test_err.msg);
+                unsetenv("VKINFER_DEVICE");
+        }
+        /* An empty layer path hides the validation layer from the loader. */
+        const char *old = getenv("VK_LAYER_PATH");
+        char *saved = old ? strdup(old) : NULL;
+        setenv("VK_LAYER_PATH", "/nonexistent-vkinfer-layers", 1);
+        struct vk_opts o = {.validation = 1};
+        int r = vk_ctx_create(&o, &c, &test_err);
+        CHECK(r == -ENOENT && strstr(test_err.msg, "VK_LAYER_KHRONOS_validation"), "%d %s", r, test_err.msg);
+        if (saved)
+                setenv("VK_LAYER_PATH", saved, 1);
+        else
+                unsetenv("VK_LAYER_PATH");
+        free(saved);
+}
+
 int main(void) {
         CHECK(vk_errno(VK_SUCCESS) == 0, "success");
         CHECK(vk_errno(VK_ERROR_OUT_OF_DEVICE_MEMORY) == -ENOMEM, "oom");
@@ -226,5 +261,6 @@ int main(void) {
         test_allocator();
         test_range_limit();
         test_pipeline_cache();
+        test_missing();
         return test_exit("test-vk-core");
 }
