@@ -73,6 +73,12 @@ int cmd_devices(int argc, char **argv) {
                 human(b, sizeof(b), d->max_shared);
                 printf("     max storage buffer range %s, storage offset alignment %u, shared memory %s, "
                        "push constants %u B\n", a, d->min_storage_align, b, d->max_push);
+                human(a, sizeof(a), d->max_alloc);
+                if (d->max_buffer_size != UINT64_MAX)
+                        human(b, sizeof(b), d->max_buffer_size);
+                else
+                        snprintf(b, sizeof(b), "not reported");
+                printf("     max allocation %s, max buffer %s\n", a, b);
                 for (uint32_t h = 0; h < d->n_heaps; h++) {
                         human(a, sizeof(a), d->heaps[h].size);
                         if (d->memory_budget) {

@@ -68,6 +68,15 @@ static bool validation_wanted(const struct vk_opts *o) {
         return e && strcmp(e, "1") == 0;
 }
 
+/* Vulkan 1.3 where the loader has it (for 1.3 limits such as maxBufferSize),
+ * else 1.2, the least vkinfer needs. */
+static uint32_t instance_api(void) {
+        uint32_t v = 0;
+        if (vkEnumerateInstanceVersion(&v) != VK_SUCCESS || v < VK_API_VERSION_1_3)
+                return VK_API_VERSION_1_2;
+        return VK_API_VERSION_1_3;
+}
+
 /* An instance; with `counter`, the validation layer and a messenger counting into it. */
 static int instance_create(atomic_uint_fast64_t *counter, VkInstance *ret_instance,
                            VkDebugUtilsMessengerEXT *ret_messenger, struct vkinfer_err *err) {
@@ -75,7 +84,7 @@ static int instance_create(atomic_uint_fast64_t *counter, VkInstance *ret_instan
                 .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                 .pApplicationName = "vkinfer",
                 .pEngineName = "vkinfer",
-                .apiVersion = VK_API_VERSION_1_2,
+                .apiVersion = instance_api(),
         };
         const char *layers[] = {VALIDATION_LAYER};
         const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
@@ -194,7 +203,10 @@ static void probe(VkPhysicalDevice pd, uint32_t index, struct vk_device_info *in
         info->coopmat = has_ext(ext, n_ext, "VK_KHR_cooperative_matrix");
         free(ext);
 
-        VkPhysicalDeviceVulkan12Properties p12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES};
+        bool v13 = p0.apiVersion >= VK_API_VERSION_1_3 && instance_api() >= VK_API_VERSION_1_3;
+        VkPhysicalDeviceVulkan13Properties p13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_PROPERTIES};
+        VkPhysicalDeviceVulkan12Properties p12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES,
+                                                  .pNext = v13 ? &p13 : NULL};
         VkPhysicalDeviceVulkan11Properties p11 = {
                 .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES,
                 .pNext = v12 ? &p12 : NULL,
@@ -221,7 +233,8 @@ static void probe(VkPhysicalDevice pd, uint32_t index, struct vk_device_info *in
                 info->subgroup_arith = (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                                        (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                                        (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
-                info->max_buffer_size = UINT64_MAX; /* maintenance4's limit is not probed; blocks stay small */
+                info->max_alloc = p11.maxMemoryAllocationSize;
+                info->max_buffer_size = v13 ? p13.maxBufferSize : UINT64_MAX;
 
                 VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
                 VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,

@@ -203,6 +203,12 @@ int vk_buf_alloc(struct vk_ctx *ctx, enum vk_mem_kind kind, uint64_t size, struc
         if (size > UINT64_MAX / 2)
                 return err_set(err, -EOVERFLOW, "buffer size overflows");
         uint64_t asize = align_up(size, ctx->align);
+        if (asize > ctx->info.max_alloc || asize > ctx->info.max_buffer_size)
+                return err_set(err, -E2BIG, "a buffer of %llu bytes exceeds the device's %s (%llu bytes)",
+                               (unsigned long long) size,
+                               asize > ctx->info.max_alloc ? "maxMemoryAllocationSize" : "maxBufferSize",
+                               (unsigned long long) (asize > ctx->info.max_alloc ? ctx->info.max_alloc
+                                                                                 : ctx->info.max_buffer_size));
         struct vk_buf *buf = calloc(1, sizeof(*buf));
         if (!buf)
                 return err_set(err, -ENOMEM, "out of memory");
@@ -214,7 +220,10 @@ int vk_buf_alloc(struct vk_ctx *ctx, enum vk_mem_kind kind, uint64_t size, struc
                         break;
         }
         if (off == UINT64_MAX) {
-                int r = block_add(ctx, kind, asize > ctx->opts.block_size ? asize : ctx->opts.block_size, err);
+                uint64_t bs = asize > ctx->opts.block_size ? asize : ctx->opts.block_size;
+                if (bs > ctx->info.max_alloc || bs > ctx->info.max_buffer_size)
+                        bs = asize; /* a small device: a block of just this size */
+                int r = block_add(ctx, kind, bs, err);
                 if (r < 0) {
                         free(buf);
                         return r;

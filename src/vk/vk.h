@@ -61,7 +61,7 @@ struct vk_device_info {
         bool subgroup_arith; /* arithmetic subgroup ops in compute shaders */
         uint32_t subgroup_size, subgroup_ops; /* VkSubgroupFeatureFlags */
         /* limits */
-        uint64_t max_storage_range, max_buffer_size;
+        uint64_t max_storage_range, max_buffer_size, max_alloc; /* max_buffer_size: UINT64_MAX before Vulkan 1.3 */
         uint32_t min_storage_align, max_wg_count[3], max_wg_invocations, max_shared, max_push;
         /* memory */
         uint32_t n_heaps;
@@ -125,7 +125,8 @@ struct vk_buf {
 
 /* Sub-allocates size bytes; view.size is size rounded up to 4 bytes (shaders
  * read 32-bit words). Blocks are opts.block_size, or larger for a larger
- * request. */
+ * request; -E2BIG (naming the limit) over the device's largest allocation
+ * or buffer. */
 int vk_buf_alloc(struct vk_ctx *ctx, enum vk_mem_kind kind, uint64_t size, struct vk_buf **ret,
                  struct vkinfer_err *err);
 /* Accepts NULL; returns NULL. */

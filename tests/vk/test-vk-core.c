@@ -108,6 +108,9 @@ static void test_allocator(void) {
                 vk_buf_free(c, b[i]);
         vk_buf_free(c, big);
         vk_buf_free(c, NULL);
+        struct vk_buf *huge = NULL;
+        int r = vk_buf_alloc(c, VK_MEM_DEVICE, UINT64_MAX / 4, &huge, &test_err);
+        CHECK(r == -E2BIG && huge == NULL && strstr(test_err.msg, "max"), "%d %s", r, test_err.msg);
         test_ctx_done(c);
 }
 
