@@ -76,8 +76,9 @@ struct push_rope {
         PC_F32 ext_factor;
         PC_F32 attn_factor;
         PC_F32 corr_lo, corr_hi; /* YaRN correction dims */
+        PC_U32 has_ff;           /* divide each pair's frequency by freq_factors[i] */
 };
-PUSH_SIZE(push_rope, 68)
+PUSH_SIZE(push_rope, 72)
 
 /* y[r][c] = softmax_c(x[r][c] * scale + mask[r * mask_stride + c]) over
  * c < n_valid; y is 0 for c >= n_valid (softmax.comp). */

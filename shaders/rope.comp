@@ -9,6 +9,7 @@
 layout(binding = 0) readonly buffer X { float x[]; };
 layout(binding = 1) readonly buffer P { int pos[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
+layout(binding = 3) readonly buffer F { float ff[]; }; // per pair, when has_ff (Llama 3's rope_freqs)
 layout(push_constant) uniform PC { push_rope p; } pc;
 
 const float TWO_PI = 6.283185307179586;
@@ -33,6 +34,8 @@ void main() {
                 b = i + pc.p.n_dims / 2u;
         }
         float theta_extrap = float(pos[t]) * pow(pc.p.theta_scale, float(i));
+        if (pc.p.has_ff != 0u)
+                theta_extrap /= ff[i];
         float theta = pc.p.freq_scale * theta_extrap;
         float mscale = pc.p.attn_factor;
         if (pc.p.ext_factor != 0.0) {

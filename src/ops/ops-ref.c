@@ -76,7 +76,7 @@ void op_rope_corr_dims(const struct op_rope *p, float ret_dims[2]) {
         ret_dims[1] = fminf(n_dims - 1, end);
 }
 
-void ref_rope(const struct op_rope *p, const float *x, const int32_t *pos, float *y) {
+void ref_rope(const struct op_rope *p, const float *x, const int32_t *pos, const float *freq_factors, float *y) {
         uint32_t xhs = p->x_hs ? p->x_hs : p->head_dim, xts = p->x_ts ? p->x_ts : p->head_dim * p->n_heads;
         uint32_t yhs = p->y_hs ? p->y_hs : p->head_dim, yts = p->y_ts ? p->y_ts : p->head_dim * p->n_heads;
         float corr[2];
@@ -97,6 +97,8 @@ void ref_rope(const struct op_rope *p, const float *x, const int32_t *pos, float
                                 uint32_t b = p->mode == OP_ROPE_NEOX ? i + p->n_dims / 2 : i0 + 1;
                                 /* rope_yarn */
                                 double theta_extrap = pos[t] * pow(theta_scale, i);
+                                if (freq_factors)
+                                        theta_extrap /= freq_factors[i];
                                 double theta = p->freq_scale * theta_extrap, mscale = p->attn_factor;
                                 if (p->ext_factor != 0.0f) {
                                         double y_ = (i - corr[0]) / fmax(0.001, corr[1] - corr[0]);

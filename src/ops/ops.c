@@ -217,8 +217,8 @@ int op_rmsnorm(struct vk_seq *s, struct vk_view x, struct vk_view w, struct vk_v
         return vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err);
 }
 
-int op_rope(struct vk_seq *s, const struct op_rope *rp, struct vk_view x, struct vk_view pos, struct vk_view y,
-            struct vkinfer_err *err) {
+int op_rope(struct vk_seq *s, const struct op_rope *rp, struct vk_view x, struct vk_view pos,
+            struct vk_view freq_factors, struct vk_view y, struct vkinfer_err *err) {
         struct vk_pipeline *p;
         int r;
         if (rp->head_dim % 2 || rp->n_dims % 2 || rp->n_dims > rp->head_dim || rp->n_dims == 0 ||
@@ -246,14 +246,18 @@ int op_rope(struct vk_seq *s, const struct op_rope *rp, struct vk_view x, struct
         uint64_t xl = pc.x_off + (uint64_t) (rp->n_tokens - 1) * pc.x_ts + (uint64_t) (rp->n_heads - 1) * pc.x_hs + rp->head_dim;
         uint64_t yl = pc.y_off + (uint64_t) (rp->n_tokens - 1) * pc.y_ts + (uint64_t) (rp->n_heads - 1) * pc.y_hs + rp->head_dim;
         if ((r = need("rope", "x", x, xl * 4, &x, err)) < 0 || (r = need("rope", "y", y, yl * 4, &y, err)) < 0 ||
-            (r = need("rope", "pos", pos, rp->n_tokens * 4ull, &pos, err)) < 0 ||
-            (r = pipeline(s, "rope", 3, sizeof(pc), WG_BIG, &p, err)) < 0)
+            (r = need("rope", "pos", pos, rp->n_tokens * 4ull, &pos, err)) < 0)
                 return r;
-        struct vk_view v[3] = {x, pos, y};
+        pc.has_ff = freq_factors.size > 0;
+        if (pc.has_ff && (r = need("rope", "freq_factors", freq_factors, rp->n_dims / 2 * 4ull, &freq_factors, err)) < 0)
+                return r;
+        if ((r = pipeline(s, "rope", 4, sizeof(pc), WG_BIG, &p, err)) < 0)
+                return r;
+        struct vk_view v[4] = {x, pos, y, pc.has_ff ? freq_factors : pos};
         uint64_t pairs = (uint64_t) rp->n_tokens * rp->n_heads * (rp->head_dim / 2);
         uint32_t g[3];
         vk_groups_linear(vk_seq_ctx(s), (pairs + WG_BIG - 1) / WG_BIG, g);
-        return vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err);
+        return vk_seq_dispatch(s, p, v, 4, &pc, sizeof(pc), g, err);
 }
 
 int op_softmax(struct vk_seq *s, struct vk_view x, struct vk_view mask, struct vk_view y, uint32_t ncols,

@@ -56,9 +56,11 @@ struct op_rope {
         float freq_base, freq_scale, ext_factor, attn_factor, beta_fast, beta_slow;
         uint32_t n_ctx_orig;
 };
-/* pos: n_tokens int32 positions. */
-int op_rope(struct vk_seq *s, const struct op_rope *p, struct vk_view x, struct vk_view pos, struct vk_view y,
-            struct vkinfer_err *err);
+/* pos: n_tokens int32 positions. freq_factors: n_dims/2 floats dividing
+ * each pair's frequency (a GGUF's rope_freqs.weight, Llama 3 scaling), or a
+ * view of size 0 for none. */
+int op_rope(struct vk_seq *s, const struct op_rope *p, struct vk_view x, struct vk_view pos,
+            struct vk_view freq_factors, struct vk_view y, struct vkinfer_err *err);
 /* ggml_rope_yarn_corr_dims: the dims where YaRN ramps between interpolation
  * and extrapolation. */
 void op_rope_corr_dims(const struct op_rope *p, float ret_dims[2]);

@@ -209,7 +209,7 @@ static int simple(struct st *st, enum simple k) {
         switch (k) {
         case RMSNORM: rr = op_rmsnorm(j.seq, va, vb, vy, ncols, nrows, 1e-6f, &oe); ref_rmsnorm(a, b, ref, ncols, nrows, 1e-6f); break;
         case ROPE:
-        case ROPE_YARN: rr = op_rope(j.seq, &rp, va, vb, vy, &oe); ref_rope(&rp, a, pos, ref); break;
+        case ROPE_YARN: rr = op_rope(j.seq, &rp, va, vb, none, vy, &oe); ref_rope(&rp, a, pos, NULL, ref); break;
         case SOFTMAX: rr = op_softmax(j.seq, va, none, vy, ncols, nrows, 0.5f, 0, 0, &oe); ref_softmax(a, NULL, ref, ncols, nrows, 0.5f, 0, 0); break;
         case ADD: rr = op_add(j.seq, va, vb, vy, n, nb, &oe); ref_add(a, b, ref, n, nb); break;
         case MUL: rr = op_mul(j.seq, va, vb, vy, n, nb, &oe); ref_mul(a, b, ref, n, nb); break;
