@@ -36,45 +36,57 @@ float block_dot(uint b, uint k0) {
         return s * w_f16(b);
 }
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
-// One super-block: per sub-block scale and min applied once; quants read a
-// word (4 elements) at a time (blocks are 144 / 176 bytes: word aligned).
-float block_dot(uint b, uint k0) {
-        float d = w_f16(b), dmin = w_f16(b + 2u), s = 0.0;
+// Sub-block sb (32 elements) of the super-block at b: its scale and min
+// applied once; quants read a word (4 elements) at a time (blocks are 144 /
+// 176 bytes, so word aligned). Sub-blocks, not super-blocks, are spread over
+// the invocations: a 7168-wide row has only 28 super-blocks.
+float sub_dot(uint b, uint sb, uint k0) {
 #if defined(WTYPE_Q5_K)
         const uint qs_off = 48u;
 #else
         const uint qs_off = 16u;
 #endif
-        for (uint sb = 0; sb < 8u; sb++) {
-                uvec2 sm = scale_min_k4(b + 4u, sb);
-                uint qs = b + qs_off + 32u * (sb / 2u), shift = (sb & 1u) * 4u;
-                float acc = 0.0, xs = 0.0;
-                for (uint l = 0; l < 32u; l += 4u) {
-                        uint wd = w[(qs + l) >> 2];
+        uvec2 sm = scale_min_k4(b + 4u, sb);
+        uint qs = b + qs_off + 32u * (sb / 2u), shift = (sb & 1u) * 4u;
+        float acc = 0.0, xs = 0.0;
+        for (uint l = 0; l < 32u; l += 4u) {
+                uint wd = w[(qs + l) >> 2];
 #if defined(WTYPE_Q5_K)
-                        uint hd = w[(b + 16u + l) >> 2];
+                uint hd = w[(b + 16u + l) >> 2];
 #endif
-                        for (uint i = 0; i < 4u; i++) {
-                                uint q = (wd >> (8u * i + shift)) & 15u;
+                for (uint i = 0; i < 4u; i++) {
+                        uint q = (wd >> (8u * i + shift)) & 15u;
 #if defined(WTYPE_Q5_K)
-                                q += ((hd >> (8u * i + sb)) & 1u) * 16u;
+                        q += ((hd >> (8u * i + sb)) & 1u) * 16u;
 #endif
-                                float xv = x[k0 + 32u * sb + l + i];
-                                acc += float(q) * xv;
-                                xs += xv;
-                        }
+                        float xv = x[k0 + 32u * sb + l + i];
+                        acc += float(q) * xv;
+                        xs += xv;
                 }
-                s += d * float(sm.x) * acc - dmin * float(sm.y) * xs;
         }
-        return s;
+        return w_f16(b) * float(sm.x) * acc - w_f16(b + 2u) * float(sm.y) * xs;
 }
-#elif QK == 256
-// Q6_K: one super-block, element by element (the dequant() layout).
-float block_dot(uint b, uint k0) {
-        float s = 0.0;
-        for (uint j = 0; j < 256u; j++)
-                s += dequant(b - (k0 / 256u) * BLOCK_BYTES, k0 + j) * x[k0 + j];
-        return s;
+#elif defined(WTYPE_Q6_K)
+// The 32 elements (half, quarter) = (sb / 4, sb % 4) of the super-block at
+// b: elements 128 * half + 32 * quarter + l, two scales.
+float sub_dot(uint b, uint sb, uint k0) {
+        uint half_ = sb / 4u, qd = sb % 4u;
+        uint ql = b + 64u * half_ + 32u * (qd & 1u), qh = b + 128u + 32u * half_;
+        uint shift = qd < 2u ? 0u : 4u;
+        float acc0 = 0.0, acc1 = 0.0;
+        for (uint l = 0; l < 32u; l += 2u) {
+                uint lo = w_u16(ql + l), hi = w_u16(qh + l);
+                for (uint i = 0; i < 2u; i++) {
+                        uint q = ((lo >> (8u * i + shift)) & 15u) | (((hi >> (8u * i + 2u * qd)) & 3u) << 4);
+                        float v = float(int(q) - 32) * x[k0 + 128u * half_ + 32u * qd + l + i];
+                        if (l < 16u)
+                                acc0 += v;
+                        else
+                                acc1 += v;
+                }
+        }
+        uint sc = b + 192u + 8u * half_ + 2u * qd;
+        return w_f16(b + 208u) * (float(sext8(w_u8(sc))) * acc0 + float(sext8(w_u8(sc + 1u))) * acc1);
 }
 #endif
 
@@ -87,6 +99,10 @@ void main() {
 #if QK == 1
         for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
                 s += dequant(row, k) * x[k];
+#elif QK == 256
+        uint nsub = pc.p.ncols / 32u;
+        for (uint t = gl_LocalInvocationID.x; t < nsub; t += WG)
+                s += sub_dot(row + (t / 8u) * BLOCK_BYTES, t % 8u, (t / 8u) * 256u);
 #else
         uint nb = pc.p.ncols / uint(QK);
         for (uint blk = gl_LocalInvocationID.x; blk < nb; blk += WG)
