@@ -161,6 +161,55 @@ static void test_replay(struct vk_ctx *ctx) {
         vk_buf_free(ctx, p);
 }
 
+/* Views inside larger buffers, bad views refused with their name, and two
+ * sequences in flight at once: B reads what A wrote (the barrier before
+ * each command orders it after earlier submissions). */
+static void test_views_and_queues(struct vk_ctx *ctx) {
+        enum { N = 300 };
+        float a[N], b[N], y[N], ref[N];
+        struct test_rng rng = {99};
+        test_fill(&rng, a, N, 1.0f);
+        test_fill(&rng, b, N, 1.0f);
+        uint32_t align = vk_ctx_info(ctx)->min_storage_align;
+        uint64_t off = align_up(N * 4, align);
+        struct vk_buf *big = test_buf(ctx, NULL, 3 * off);
+        struct vk_view va = vk_view_sub(big->view, 0, N * 4), vb = vk_view_sub(big->view, off, N * 4);
+        struct vk_view vy = vk_view_sub(big->view, 2 * off, N * 4);
+        CHECK_OK(vk_upload(ctx, va, a, sizeof(a), &test_err), test_err);
+        CHECK_OK(vk_upload(ctx, vb, b, sizeof(b), &test_err), test_err);
+        struct vk_seq *s1 = test_seq(ctx), *s2 = test_seq(ctx);
+        CHECK_OK(op_add(s1, va, vb, vy, N, N, &test_err), test_err);
+        CHECK_OK(op_mul(s2, vy, vb, vy, N, N, &test_err), test_err);
+        CHECK_OK(vk_seq_end(s1, &test_err), test_err);
+        CHECK_OK(vk_seq_end(s2, &test_err), test_err);
+        CHECK_OK(vk_seq_submit(s1, &test_err), test_err);
+        CHECK_OK(vk_seq_submit(s2, &test_err), test_err);
+        CHECK_OK(vk_seq_wait(s2, &test_err), test_err);
+        CHECK_OK(vk_seq_wait(s1, &test_err), test_err);
+        CHECK_OK(vk_download(ctx, vy, y, sizeof(y), &test_err), test_err);
+        for (int i = 0; i < N; i++)
+                ref[i] = (a[i] + b[i]) * b[i];
+        test_close("two sequences", y, ref, N, 1e-6);
+
+        /* Refusals name what was wrong. */
+        CHECK_OK(vk_seq_begin(s1, &test_err), test_err);
+        int r = op_add(s1, va, vb, vy, N + 1, N + 1, &test_err);
+        CHECK(r == -EINVAL && strstr(test_err.msg, "add: a holds"), "%d %s", r, test_err.msg);
+        if (align > 4) {
+                r = op_add(s1, vk_view_sub(big->view, 4, N * 4), vb, vy, N, N, &test_err);
+                CHECK(r == -EINVAL && strstr(test_err.msg, "not a multiple"), "%d %s", r, test_err.msg);
+        }
+        struct vk_view none = {VK_NULL_HANDLE, 0, 0};
+        r = op_scale(s1, none, vy, N, 1.0f, &test_err);
+        CHECK(r == -EINVAL, "empty view accepted: %d", r);
+        CHECK_OK(vk_seq_end(s1, &test_err), test_err);
+        CHECK(vk_seq_n_dispatches(s1) == 0, "a refused op recorded something");
+        CHECK_OK(vk_seq_run(s1, &test_err), test_err); /* an empty sequence runs */
+        vk_seq_destroy(s1);
+        vk_seq_destroy(s2);
+        vk_buf_free(ctx, big);
+}
+
 static void test_range_limit(void) {
         struct vk_opts o = {.max_storage_range = 16384};
         struct vk_ctx *c = test_ctx(&o);
@@ -257,6 +306,7 @@ int main(void) {
         test_devices(ctx);
         test_transfer(ctx);
         test_replay(ctx);
+        test_views_and_queues(ctx);
         double bps = 0;
         CHECK_OK(vk_measure_copy_bandwidth(ctx, 1 << 20, 4, &bps, &test_err), test_err);
         CHECK(bps > 0, "bandwidth %g", bps);
