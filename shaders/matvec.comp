@@ -96,7 +96,24 @@ void main() {
                 return; // uniform across the workgroup
         uint row = r * pc.p.row_bytes;
         float s = 0.0;
-#if QK == 1
+#if defined(WTYPE_F16) || defined(WTYPE_BF16)
+        if ((pc.p.row_bytes & 3u) == 0u) {
+                // Even rows: one word holds two weights.
+                uint base = row >> 2;
+                for (uint p = gl_LocalInvocationID.x; p < pc.p.ncols / 2u; p += WG) {
+                        uint v = w[base + p];
+#if defined(WTYPE_F16)
+                        vec2 f = unpackHalf2x16(v);
+#else
+                        vec2 f = vec2(uintBitsToFloat(v << 16), uintBitsToFloat(v & 0xffff0000u));
+#endif
+                        s += f.x * x[2u * p] + f.y * x[2u * p + 1u];
+                }
+        } else {
+                for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
+                        s += dequant(row, k) * x[k];
+        }
+#elif QK == 1
         for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
                 s += dequant(row, k) * x[k];
 #elif QK == 256
