@@ -1,9 +1,11 @@
 #!/bin/sh
 # `vkinfer devices` lists a chosen device and `vkinfer selftest` passes
 # (with the validation layer on, from the test environment). Exit 77 when
-# there is no Vulkan device.
+# there is no Vulkan device. Arguments are NAME=VALUE pairs to export first
+# (LP_NATIVE_VECTOR_WIDTH=128 makes lavapipe use subgroups of 4).
 set -u
 bin=${VKINFER_BIN:?}
+for a in "$@"; do export "$a"; done
 out=$("$bin" devices 2>&1)
 rc=$?
 if [ $rc -ne 0 ]; then
