@@ -82,6 +82,8 @@ const char *vk_device_type_string(VkPhysicalDeviceType t);
 int vk_list_devices(const struct vk_opts *opts, struct vk_device_info **ret_infos, uint32_t *ret_n,
                     int *ret_chosen, struct vkinfer_err *err);
 
+/* A context and what comes from it (buffers, pipelines, sequences) are used
+ * from one thread at a time: transfers share one staging buffer. */
 struct vk_ctx;
 
 /* Creates an instance and a device: a discrete GPU first, then integrated,
