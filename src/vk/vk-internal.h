@@ -55,7 +55,7 @@ struct vk_ctx {
         struct vk_pipeline *pipelines;
         VkPipelineCache cache;
         char cache_path[512];
-        size_t cache_loaded_size;
+        size_t cache_loaded_size, cache_saved_size;
 };
 
 /* vk-memory.c */

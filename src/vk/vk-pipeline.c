@@ -82,6 +82,7 @@ int vk_pipelines_init(struct vk_ctx *ctx, struct vkinfer_err *err) {
         if (vr != VK_SUCCESS)
                 return vk_err(err, vr, "vkCreatePipelineCache");
         ctx->cache_loaded_size = size;
+        ctx->cache_saved_size = size;
         return 0;
 }
 
@@ -92,7 +93,7 @@ int vk_pipeline_cache_save(struct vk_ctx *ctx, struct vkinfer_err *err) {
         VkResult vr = vkGetPipelineCacheData(ctx->device, ctx->cache, &size, NULL);
         if (vr != VK_SUCCESS)
                 return vk_err(err, vr, "vkGetPipelineCacheData");
-        if (size == ctx->cache_loaded_size)
+        if (size == ctx->cache_saved_size)
                 return 0; /* nothing new */
         _cleanup_free_ uint8_t *data = malloc(size ? size : 1);
         if (!data)
@@ -120,12 +121,16 @@ int vk_pipeline_cache_save(struct vk_ctx *ctx, struct vkinfer_err *err) {
                 unlink(tmp);
                 return err_set(err, r, "cannot write '%s'", ctx->cache_path);
         }
-        ctx->cache_loaded_size = size;
+        ctx->cache_saved_size = size;
         return 0;
 }
 
 const char *vk_pipeline_cache_path(const struct vk_ctx *ctx) {
         return ctx->cache_path;
+}
+
+size_t vk_pipeline_cache_loaded(const struct vk_ctx *ctx) {
+        return ctx->cache_loaded_size;
 }
 
 static void pipeline_free(struct vk_ctx *ctx, struct vk_pipeline *p) {

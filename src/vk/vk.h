@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <vulkan/vulkan.h>
 
@@ -168,6 +169,8 @@ uint32_t vk_pipeline_wg(const struct vk_pipeline *p);
 int vk_pipeline_cache_save(struct vk_ctx *ctx, struct vkinfer_err *err);
 /* The file the cache is loaded from and saved to ("" when disabled). */
 const char *vk_pipeline_cache_path(const struct vk_ctx *ctx);
+/* Bytes of cache data accepted from that file at start (0: none or invalid). */
+size_t vk_pipeline_cache_loaded(const struct vk_ctx *ctx);
 
 /* ---- Sequences ---- */
 

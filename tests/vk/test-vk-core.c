@@ -243,6 +243,9 @@ static void test_pipeline_cache(void) {
         struct stat st;
         CHECK(stat(path, &st) == 0 && st.st_size > 0, "%s not written", path);
         test_ctx_done(c);
+        c = test_ctx(NULL);
+        CHECK(vk_pipeline_cache_loaded(c) > 0, "%s not loaded", path);
+        test_ctx_done(c);
         /* A corrupt file is ignored, not fatal. */
         FILE *f = fopen(path, "wb");
         if (f) {
