@@ -94,6 +94,7 @@ int main(void) {
         rmsnorm_case(ctx, &rng, 4096, 3);
         rmsnorm_case(ctx, &rng, 129, 17);
         rmsnorm_case(ctx, &rng, 7168, 2);
+        rmsnorm_case(ctx, &rng, 3, 70001); /* more rows than workgroups in x: spread over y */
         softmax_case(ctx, &rng, 1, 1, 1.0f, false, 0, 0, 0);
         softmax_case(ctx, &rng, 100, 7, 0.125f, false, 0, 0, 0);
         softmax_case(ctx, &rng, 1000, 3, 1.0f, false, 0, 0, 300.0f);

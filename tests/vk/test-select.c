@@ -92,6 +92,7 @@ int main(void) {
         argmax_case(ctx, &rng, 7, 3, false);
         argmax_case(ctx, &rng, 1000, 5, true);
         argmax_case(ctx, &rng, 129280, 2, true);
+        argmax_case(ctx, &rng, 5, 66000, false); /* more rows than workgroups in x */
         topk_case(ctx, &rng, 1, 1, 1, false);
         topk_case(ctx, &rng, 10, 5, 2, false);
         topk_case(ctx, &rng, 10, 16, 1, false); /* k > n */
