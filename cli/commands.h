@@ -6,3 +6,5 @@ int cmd_version(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);

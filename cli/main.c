@@ -15,6 +15,8 @@ static const struct command commands[] = {
         {"inspect", cmd_inspect, "show what a GGUF file holds"},
         {"tokenize", cmd_tokenize, "print the tokens of a text (the model's tokenizer)"},
         {"detokenize", cmd_detokenize, "print the text of token ids"},
+        {"devices", cmd_devices, "list Vulkan devices and their features"},
+        {"selftest", cmd_selftest, "check every compute kernel against its CPU reference"},
 };
 
 static void usage(FILE *out) {

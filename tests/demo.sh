@@ -4,3 +4,5 @@
 set -eu
 dir=${1:-build}
 "$dir/cli/vkinfer" version
+"$dir/cli/vkinfer" devices
+"$dir/cli/vkinfer" selftest

@@ -1,0 +1,131 @@
+#version 450
+// Matrix x vector: y[y_off + r] = sum_k W[r][k] * x[k]. One workgroup (one
+// subgroup on most devices: WG = subgroup size) per row; each invocation
+// walks whole quant blocks, then a subgroup reduction.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "push.h"
+
+layout(binding = 0) readonly buffer W { uint w[]; };
+layout(binding = 1) readonly buffer X { float x[]; };
+layout(binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform PC { push_matvec p; } pc;
+
+#define WDATA w
+#include "types.glsl"
+
+#if defined(WTYPE_Q8_0)
+// A whole Q8_0 block, read as 16 halfwords.
+float block_dot(uint b, uint k0) {
+        float s = 0.0;
+        for (uint i = 0; i < 16u; i++) {
+                uint v = w_u16(b + 2u + 2u * i);
+                s += float(sext8(v & 0xffu)) * x[k0 + 2u * i] + float(sext8(v >> 8)) * x[k0 + 2u * i + 1u];
+        }
+        return s * w_f16(b);
+}
+#elif defined(WTYPE_Q4_0)
+float block_dot(uint b, uint k0) {
+        float s = 0.0;
+        for (uint i = 0; i < 8u; i++) {
+                uint v = w_u16(b + 2u + 2u * i);
+                uint j = 2u * i;
+                s += (float(v & 15u) - 8.0) * x[k0 + j] + (float((v >> 8) & 15u) - 8.0) * x[k0 + j + 1u] +
+                     (float((v >> 4) & 15u) - 8.0) * x[k0 + j + 16u] + (float(v >> 12) - 8.0) * x[k0 + j + 17u];
+        }
+        return s * w_f16(b);
+}
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+// Sub-block sb (32 elements) of the super-block at b: its scale and min
+// applied once; quants read a word (4 elements) at a time (blocks are 144 /
+// 176 bytes, so word aligned). Sub-blocks, not super-blocks, are spread over
+// the invocations: a 7168-wide row has only 28 super-blocks.
+float sub_dot(uint b, uint sb, uint k0) {
+#if defined(WTYPE_Q5_K)
+        const uint qs_off = 48u;
+#else
+        const uint qs_off = 16u;
+#endif
+        uvec2 sm = scale_min_k4(b + 4u, sb);
+        uint qs = b + qs_off + 32u * (sb / 2u), shift = (sb & 1u) * 4u;
+        float acc = 0.0, xs = 0.0;
+        for (uint l = 0; l < 32u; l += 4u) {
+                uint wd = w[(qs + l) >> 2];
+#if defined(WTYPE_Q5_K)
+                uint hd = w[(b + 16u + l) >> 2];
+#endif
+                for (uint i = 0; i < 4u; i++) {
+                        uint q = (wd >> (8u * i + shift)) & 15u;
+#if defined(WTYPE_Q5_K)
+                        q += ((hd >> (8u * i + sb)) & 1u) * 16u;
+#endif
+                        float xv = x[k0 + 32u * sb + l + i];
+                        acc += float(q) * xv;
+                        xs += xv;
+                }
+        }
+        return w_f16(b) * float(sm.x) * acc - w_f16(b + 2u) * float(sm.y) * xs;
+}
+#elif defined(WTYPE_Q6_K)
+// The 32 elements (half, quarter) = (sb / 4, sb % 4) of the super-block at
+// b: elements 128 * half + 32 * quarter + l, two scales.
+float sub_dot(uint b, uint sb, uint k0) {
+        uint half_ = sb / 4u, qd = sb % 4u;
+        uint ql = b + 64u * half_ + 32u * (qd & 1u), qh = b + 128u + 32u * half_;
+        uint shift = qd < 2u ? 0u : 4u;
+        float acc0 = 0.0, acc1 = 0.0;
+        for (uint l = 0; l < 32u; l += 2u) {
+                uint lo = w_u16(ql + l), hi = w_u16(qh + l);
+                for (uint i = 0; i < 2u; i++) {
+                        uint q = ((lo >> (8u * i + shift)) & 15u) | (((hi >> (8u * i + 2u * qd)) & 3u) << 4);
+                        float v = float(int(q) - 32) * x[k0 + 128u * half_ + 32u * qd + l + i];
+                        if (l < 16u)
+                                acc0 += v;
+                        else
+                                acc1 += v;
+                }
+        }
+        uint sc = b + 192u + 8u * half_ + 2u * qd;
+        return w_f16(b + 208u) * (float(sext8(w_u8(sc))) * acc0 + float(sext8(w_u8(sc + 1u))) * acc1);
+}
+#endif
+
+void main() {
+        uint r = wg_linear();
+        if (r >= pc.p.nrows)
+                return; // uniform across the workgroup
+        uint row = r * pc.p.row_bytes;
+        float s = 0.0;
+#if defined(WTYPE_F16) || defined(WTYPE_BF16)
+        if ((pc.p.row_bytes & 3u) == 0u) {
+                // Even rows: one word holds two weights.
+                uint base = row >> 2;
+                for (uint p = gl_LocalInvocationID.x; p < pc.p.ncols / 2u; p += WG) {
+                        uint v = w[base + p];
+#if defined(WTYPE_F16)
+                        vec2 f = unpackHalf2x16(v);
+#else
+                        vec2 f = vec2(uintBitsToFloat(v << 16), uintBitsToFloat(v & 0xffff0000u));
+#endif
+                        s += f.x * x[2u * p] + f.y * x[2u * p + 1u];
+                }
+        } else {
+                for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
+                        s += dequant(row, k) * x[k];
+        }
+#elif QK == 1
+        for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
+                s += dequant(row, k) * x[k];
+#elif QK == 256
+        uint nsub = pc.p.ncols / 32u;
+        for (uint t = gl_LocalInvocationID.x; t < nsub; t += WG)
+                s += sub_dot(row + (t / 8u) * BLOCK_BYTES, t % 8u, (t / 8u) * 256u);
+#else
+        uint nb = pc.p.ncols / uint(QK);
+        for (uint blk = gl_LocalInvocationID.x; blk < nb; blk += WG)
+                s += block_dot(row + blk * BLOCK_BYTES, blk * QK);
+#endif
+        s = wg_sum(s);
+        if (gl_LocalInvocationID.x == 0)
+                y[pc.p.y_off + r] = s;
+}
