@@ -1,0 +1,54 @@
+/* A runner computes batches of tokens for one loaded model and owns its KV
+ * cache. The scheduler thread is its only caller. Two implementations:
+ * the Vulkan forward pass (the product) and the CPU reference forward
+ * (slow; for tests and debugging, `device = cpu-reference`).
+ *
+ * Contract every runner keeps, which makes seeded sampling reproducible
+ * whatever else is in the batch: the logits of an item depend only on that
+ * sequence's tokens, never on the other items of the batch. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+struct runner_item {
+        uint32_t seq;          /* from seq_open */
+        const int32_t *tokens; /* n_tokens tokens at positions pos.. */
+        uint32_t n_tokens;
+        uint32_t pos;          /* tokens already in the sequence's cache */
+        bool want_logits;      /* logits of the last token */
+};
+
+struct runner;
+
+struct runner_ops {
+        /* Opens a sequence able to hold n_tokens in all; -ENOSPC when the
+         * cache cannot hold that many more now (the caller retries later). */
+        int (*seq_open)(struct runner *r, uint32_t n_tokens, uint32_t *ret_seq, struct vkinfer_err *err);
+        /* Frees the sequence's cache at once. */
+        void (*seq_close)(struct runner *r, uint32_t seq);
+        /* Runs the items; writes one row of n_vocab logits per item that
+         * wants them, in item order. */
+        int (*step)(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
+                    struct vkinfer_err *err);
+        /* Cache blocks in use and in all. */
+        void (*kv_usage)(struct runner *r, uint64_t *ret_used, uint64_t *ret_total);
+        const char *(*device_name)(struct runner *r);
+        void (*destroy)(struct runner *r);
+};
+
+struct runner {
+        const struct runner_ops *ops;
+        uint32_t n_vocab;
+        uint32_t n_ctx;       /* positions per sequence at most */
+        uint32_t max_tokens;  /* tokens per step at most */
+};
+
+struct model;
+
+/* The CPU reference runner: every sequence gets a full n_ctx cache. */
+int runner_cpu_new(const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,
+                   struct vkinfer_err *err);
