@@ -3,3 +3,4 @@
 #pragma once
 
 int cmd_version(int argc, char **argv);
+int cmd_template(int argc, char **argv);

@@ -12,6 +12,7 @@ struct command {
 
 static const struct command commands[] = {
         {"version", cmd_version, "print the version"},
+        {"template", cmd_template, "render messages with a chat template"},
 };
 
 static void usage(FILE *out) {
