@@ -1200,7 +1200,8 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                         return jerr(c, line, -EINVAL, "round needs a number, got %s", jv_type_name(in)), NULL;
                 double f = in->t == JV_FLOAT ? in->f : in->t == JV_INT ? (double) in->i : in->b;
                 double m = pow(10.0, (double) i1);
-                return jv_float(c, round(f * m) / m);
+                /* Python rounds half to even. */
+                return jv_float(c, rint(f * m) / m);
         }
         case F_SORT: {
                 static const char *const kws[] = {"reverse", "case_sensitive", "attribute", NULL};
