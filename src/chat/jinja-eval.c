@@ -819,6 +819,16 @@ static int bind(struct jctx *c, struct jframe *f, const struct jnode *target, st
         return 0;
 }
 
+/* Each iteration starts with a fresh scope; the previous one's storage is
+ * reused unless a macro defined in it still refers to it. */
+static struct jframe *iteration_frame(struct jctx *c, struct jframe *prev, struct jframe *outer) {
+        if (prev && !prev->captured) {
+                prev->n = 0;
+                return prev;
+        }
+        return frame_new(c, outer);
+}
+
 static int exec_for(struct jctx *c, const struct jnode *n, struct jbuf *out) {
         struct jv *seq = eval(c, n->b);
         if (!seq)
@@ -833,9 +843,9 @@ static int exec_for(struct jctx *c, const struct jnode *n, struct jbuf *out) {
                 if (!kept)
                         return -E2BIG;
                 size_t k = 0;
+                struct jframe *f = NULL;
                 for (size_t i = 0; i < seq->l.n; i++) {
-                        struct jframe *f = frame_new(c, outer);
-                        if (!f || jinja_step(c, n->line) < 0 || bind(c, f, n->a, seq->l.v[i]) < 0)
+                        if (!(f = iteration_frame(c, f, outer)) || jinja_step(c, n->line) < 0 || bind(c, f, n->a, seq->l.v[i]) < 0)
                                 return -EINVAL;
                         c->frame = f;
                         struct jv *cond = eval(c, n->c);
@@ -857,10 +867,10 @@ static int exec_for(struct jctx *c, const struct jnode *n, struct jbuf *out) {
         lp->items = seq;
         loopv->loop = lp;
         int r = 0;
+        struct jframe *f = NULL;
         for (size_t i = 0; i < seq->l.n; i++) {
                 lp->index0 = i;
-                struct jframe *f = frame_new(c, outer);
-                if (!f || jinja_step(c, n->line) < 0)
+                if (!(f = iteration_frame(c, f, outer)) || jinja_step(c, n->line) < 0)
                         return -EINVAL;
                 if ((r = frame_set(c, f, "loop", 4, loopv)) < 0 || (r = bind(c, f, n->a, seq->l.v[i])) < 0)
                         break;
@@ -945,6 +955,7 @@ static int exec(struct jctx *c, const struct jnode *n, struct jbuf *out) {
                 else {
                         v->macro.node = n;
                         v->macro.frame = c->frame;
+                        c->frame->captured = true;
                         r = frame_set(c, c->frame, n->name, n->name_len, v);
                 }
                 break;

@@ -202,6 +202,7 @@ struct jframe {
         size_t *name_lens;
         struct jv **vals;
         size_t n, cap;
+        bool captured; /* a macro defined here holds on to it */
 };
 
 struct jctx {

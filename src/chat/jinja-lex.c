@@ -21,6 +21,7 @@ struct lexer {
         size_t n, cap;
         struct vkinfer_err *err;
         unsigned depth; /* open ( [ { inside the current tag */
+        char closers[256]; /* what each open bracket expects */
 };
 
 static int lex_err(struct lexer *lx, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -340,11 +341,15 @@ static int lex_tag(struct lexer *lx, bool block) {
                         ch[l] = 0;
                         return lex_err(lx, -EINVAL, "unexpected character '%s' inside a tag", ch);
                 }
-                if (s[0] == '(' || s[0] == '[' || s[0] == '{')
-                        lx->depth++;
-                else if (oplen == 1 && (s[0] == ')' || s[0] == ']' || s[0] == '}')) {
+                if (s[0] == '(' || s[0] == '[' || s[0] == '{') {
+                        if (lx->depth == sizeof(lx->closers))
+                                return lex_err(lx, -ELOOP, "brackets nested deeper than %zu levels", sizeof(lx->closers));
+                        lx->closers[lx->depth++] = s[0] == '(' ? ')' : s[0] == '[' ? ']' : '}';
+                } else if (oplen == 1 && (s[0] == ')' || s[0] == ']' || s[0] == '}')) {
                         if (lx->depth == 0)
                                 return lex_err(lx, -EINVAL, "unexpected '%c'", s[0]);
+                        if (lx->closers[lx->depth - 1] != s[0])
+                                return lex_err(lx, -EINVAL, "unexpected '%c', expected '%c'", s[0], lx->closers[lx->depth - 1]);
                         lx->depth--;
                 }
                 if (!(t = push(lx, JT_OP)))

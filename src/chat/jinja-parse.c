@@ -979,8 +979,12 @@ static struct jnode *parse_body(struct parser *p, const char *const *ends) {
                 struct jnode *n = NULL;
                 if (t->type == JT_EOF) {
                         if (ends) {
+                                const char *closer = ends[0];
+                                for (size_t i = 0; ends[i]; i++)
+                                        if (strncmp(ends[i], "end", 3) == 0)
+                                                closer = ends[i];
                                 perr(p, t->line, -EINVAL, "unexpected end of template: a block opened on line %u needs '{%% %s %%}'",
-                                     line, ends[0]);
+                                     line, closer);
                                 return NULL;
                         }
                         break;
