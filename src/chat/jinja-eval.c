@@ -83,177 +83,6 @@ static struct jv *lookup(struct jctx *c, const char *name, size_t n) {
         return jv_undef(c, arena_strndup(&c->arena, msg, (size_t) l), (size_t) l);
 }
 
-/* An undefined value used where a value is needed: Jinja's UndefinedError. */
-static struct jv *undef_fail(struct jctx *c, unsigned line, const struct jv *v) {
-        jerr(c, line, -EINVAL, "%.*s", (int) v->s.n, v->s.p);
-        return NULL;
-}
-
-static struct jv *undef_msg(struct jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static struct jv *undef_msg(struct jctx *c, const char *fmt, ...) {
-        char msg[240];
-        va_list ap;
-        va_start(ap, fmt);
-        int l = vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        if (l < 0)
-                l = 0;
-        if ((size_t) l >= sizeof(msg))
-                l = sizeof(msg) - 1;
-        return jv_undef(c, arena_strndup(&c->arena, msg, (size_t) l), (size_t) l);
-}
-
-/* ---- Attribute and item access */
-
-static struct jv *bound_method(struct jctx *c, struct jv *obj, int id, const char *name) {
-        struct jv *v = jv_new(c, JV_FUNC);
-        if (v) {
-                v->fn.id = id;
-                v->fn.self = obj;
-                v->fn.name = name;
-        }
-        return v;
-}
-
-static struct jv *loop_attr(struct jctx *c, unsigned line, struct jv *obj, const char *name, size_t n) {
-        struct jloop *lp = obj->loop;
-        size_t len = lp->items->l.n, i = lp->index0;
-#define IS(s) (n == strlen(s) && memcmp(name, s, n) == 0)
-        if (IS("index"))
-                return jv_int(c, (int64_t) i + 1);
-        if (IS("index0"))
-                return jv_int(c, (int64_t) i);
-        if (IS("revindex"))
-                return jv_int(c, (int64_t) (len - i));
-        if (IS("revindex0"))
-                return jv_int(c, (int64_t) (len - i - 1));
-        if (IS("first"))
-                return jv_bool(c, i == 0);
-        if (IS("last"))
-                return jv_bool(c, i + 1 == len);
-        if (IS("length"))
-                return jv_int(c, (int64_t) len);
-        if (IS("depth"))
-                return jv_int(c, 1);
-        if (IS("depth0"))
-                return jv_int(c, 0);
-        if (IS("previtem"))
-                return i > 0 ? lp->items->l.v[i - 1] : undef_msg(c, "there is no previous item");
-        if (IS("nextitem"))
-                return i + 1 < len ? lp->items->l.v[i + 1] : undef_msg(c, "there is no next item");
-        if (IS("cycle"))
-                return bound_method(c, obj, JF_LOOP_CYCLE, "cycle");
-#undef IS
-        jerr(c, line, -EINVAL, "unsupported construct: loop.%.*s", (int) n, name);
-        return NULL;
-}
-
-struct jv *jinja_getattr(struct jctx *c, unsigned line, struct jv *obj, const char *name, size_t n) {
-        struct jv *v;
-        int m;
-        switch (obj->t) {
-        case JV_UNDEF:
-                return undef_fail(c, line, obj);
-        case JV_LOOP:
-                return loop_attr(c, line, obj, name, n);
-        case JV_DICT:
-                /* Python's getattr comes first: d.items is the method. */
-                if ((m = jinja_method_lookup(JV_DICT, name, n)) > 0)
-                        return bound_method(c, obj, m, name);
-                if (m < 0)
-                        return jerr(c, line, -EINVAL, "unsupported construct: dict method '%.*s'", (int) n, name), NULL;
-                if ((v = jv_dict_get(obj, name, n)))
-                        return v;
-                return undef_msg(c, "'dict object' has no attribute '%.*s'", (int) n, name);
-        case JV_NS:
-                if ((v = jv_dict_get(obj, name, n)))
-                        return v;
-                return undef_msg(c, "'Namespace' has no attribute '%.*s'", (int) n, name);
-        case JV_STR:
-        case JV_LIST:
-                if ((m = jinja_method_lookup(obj->t, name, n)) > 0)
-                        return bound_method(c, obj, m, name);
-                if (m < 0)
-                        return jerr(c, line, -EINVAL, "unsupported construct: %s method '%.*s'", jv_type_name(obj), (int) n, name), NULL;
-                /* fallthrough */
-        default:
-                return undef_msg(c, "'%s object' has no attribute '%.*s'", jv_type_name(obj), (int) n, name);
-        }
-}
-
-/* Python index i (may be negative) into a sequence of len; false when out of range. */
-static bool norm_index(int64_t i, size_t len, size_t *ret) {
-        if (i < 0)
-                i += (int64_t) len;
-        if (i < 0 || (uint64_t) i >= len)
-                return false;
-        *ret = (size_t) i;
-        return true;
-}
-
-/* Byte offset of code point index i in s. */
-static size_t cp_offset(const char *s, size_t n, size_t i) {
-        size_t off = 0;
-        while (i > 0 && off < n) {
-                uint32_t cp;
-                off += utf8_next(s + off, n - off, &cp);
-                i--;
-        }
-        return off;
-}
-
-struct jv *jinja_getitem(struct jctx *c, unsigned line, struct jv *obj, struct jv *key) {
-        size_t idx;
-        char num[32];
-        switch (obj->t) {
-        case JV_UNDEF:
-                return undef_fail(c, line, obj);
-        case JV_DICT: {
-                struct jv *v = jv_dict_get_v(obj, key);
-                if (v)
-                        return v;
-                if (key->t == JV_STR)
-                        return jinja_getattr(c, line, obj, key->s.p, key->s.n);
-                break;
-        }
-        case JV_LIST:
-                if (key->t == JV_INT || key->t == JV_BOOL) {
-                        int64_t i = key->t == JV_INT ? key->i : key->b;
-                        if (norm_index(i, obj->l.n, &idx))
-                                return obj->l.v[idx];
-                        snprintf(num, sizeof(num), "%" PRId64, i);
-                        return undef_msg(c, "%s object has no element %s", jv_type_name(obj), num);
-                }
-                if (key->t == JV_STR)
-                        return jinja_getattr(c, line, obj, key->s.p, key->s.n);
-                break;
-        case JV_STR:
-                if (key->t == JV_INT || key->t == JV_BOOL) {
-                        int64_t i = key->t == JV_INT ? key->i : key->b;
-                        size_t len = utf8_len(obj->s.p, obj->s.n);
-                        if (norm_index(i, len, &idx)) {
-                                size_t a = cp_offset(obj->s.p, obj->s.n, idx);
-                                uint32_t cp;
-                                size_t l = utf8_next(obj->s.p + a, obj->s.n - a, &cp);
-                                return jv_str_nocopy(c, obj->s.p + a, l);
-                        }
-                        snprintf(num, sizeof(num), "%" PRId64, i);
-                        return undef_msg(c, "str object has no element %s", num);
-                }
-                if (key->t == JV_STR)
-                        return jinja_getattr(c, line, obj, key->s.p, key->s.n);
-                break;
-        case JV_NS:
-        case JV_LOOP:
-                if (key->t == JV_STR)
-                        return jinja_getattr(c, line, obj, key->s.p, key->s.n);
-                break;
-        default:
-                break;
-        }
-        return undef_msg(c, "'%s object' has no item %s", jv_type_name(obj), jv_type_name(key));
-}
-
 static bool slice_arg(struct jctx *c, const struct jnode *n, int64_t *ret, bool *present) {
         *present = false;
         if (!n)
@@ -311,7 +140,7 @@ static struct jv *eval_slice(struct jctx *c, const struct jnode *n) {
         if (step == INT64_MIN)
                 step = INT64_MIN + 1;
         if (obj->t == JV_UNDEF)
-                return undef_fail(c, n->line, obj);
+                return jv_undef_fail(c, n->line, obj);
         if (obj->t != JV_LIST && obj->t != JV_STR)
                 return jerr(c, n->line, -EINVAL, "'%s' object is not subscriptable", jv_type_name(obj)), NULL;
         /* Strings are sliced by code point through an offset table. */
@@ -403,9 +232,9 @@ static struct jv *repeat(struct jctx *c, unsigned line, const struct jv *seq, in
 
 static struct jv *arith(struct jctx *c, unsigned line, int op, struct jv *a, struct jv *b) {
         if (a->t == JV_UNDEF)
-                return undef_fail(c, line, a);
+                return jv_undef_fail(c, line, a);
         if (b->t == JV_UNDEF)
-                return undef_fail(c, line, b);
+                return jv_undef_fail(c, line, b);
         bool both_int = (a->t == JV_INT || a->t == JV_BOOL) && (b->t == JV_INT || b->t == JV_BOOL);
         if (is_num(a) && is_num(b)) {
                 int64_t x = as_i(a), y = as_i(b), r;
@@ -556,9 +385,9 @@ static struct jv *eval_compare(struct jctx *c, const struct jnode *n) {
                                 res = !res;
                 } else {
                         if (left->t == JV_UNDEF)
-                                return undef_fail(c, n->line, left);
+                                return jv_undef_fail(c, n->line, left);
                         if (right->t == JV_UNDEF)
-                                return undef_fail(c, n->line, right);
+                                return jv_undef_fail(c, n->line, right);
                         bool ok;
                         int cmp = jv_compare(left, right, &ok);
                         if (!ok)
@@ -617,7 +446,7 @@ static struct jv *call_macro(struct jctx *c, const struct jnode *call, struct jv
                         c->frame = saved;
                         return NULL;
                 }
-                if (!v && !(v = undef_msg(c, "parameter '%s' was not provided", pn->name)))
+                if (!v && !(v = jv_undef_fmt(c, "parameter '%s' was not provided", pn->name)))
                         break;
                 if (frame_set(c, f, pn->name, pn->name_len, v) < 0)
                         break;
@@ -636,7 +465,7 @@ static struct jv *eval_call(struct jctx *c, const struct jnode *n) {
         if (!fn || eval_args(c, n, &args, &kw) < 0)
                 return NULL;
         if (fn->t == JV_UNDEF)
-                return undef_fail(c, n->line, fn);
+                return jv_undef_fail(c, n->line, fn);
         if (fn->t == JV_MACRO)
                 return call_macro(c, n, fn, args, n->n_kids, n->kw_names, kw, n->n_kw);
         if (fn->t != JV_FUNC)
@@ -684,7 +513,7 @@ static struct jv *eval_inner(struct jctx *c, const struct jnode *n) {
                 if (!(a = eval(c, n->a)))
                         return NULL;
                 if (a->t == JV_UNDEF)
-                        return undef_fail(c, n->line, a);
+                        return jv_undef_fail(c, n->line, a);
                 if (!is_num(a))
                         return jerr(c, n->line, -EINVAL, "bad operand type for unary %s: '%s'", n->kind == JN_NEG ? "-" : "+",
                                     jv_type_name(a)), NULL;
@@ -714,7 +543,7 @@ static struct jv *eval_inner(struct jctx *c, const struct jnode *n) {
                         return eval(c, n->b);
                 if (n->c)
                         return eval(c, n->c);
-                return undef_msg(c, "the inline if-expression evaluated to false and no else section was defined");
+                return jv_undef_fmt(c, "the inline if-expression evaluated to false and no else section was defined");
         case JN_COMPARE:
                 return eval_compare(c, n);
         case JN_LIST:
@@ -806,7 +635,7 @@ static int bind(struct jctx *c, struct jframe *f, const struct jnode *target, st
                 return frame_set(c, f, target->name, target->name_len, v);
         struct jv *items = v->t == JV_UNDEF ? NULL : jinja_iter_list(c, target->line, v);
         if (v->t == JV_UNDEF)
-                return undef_fail(c, target->line, v), -EINVAL;
+                return jv_undef_fail(c, target->line, v), -EINVAL;
         if (!items)
                 return -EINVAL;
         if (items->l.n != target->n_kids)

@@ -167,6 +167,9 @@ struct jtok {
         double f;
 };
 
+/* Checks source (valid UTF-8, no NUL) and normalizes it as Jinja does:
+ * \r\n and \r read as \n, one trailing newline dropped. */
+int jinja_normalize(struct arena *a, const char *src, size_t len, char **ret, size_t *ret_n, struct vkinfer_err *err);
 /* Splits normalized source into tokens (arena-allocated array). */
 int jinja_lex(struct arena *a, const char *src, size_t len, struct jtok **ret, size_t *ret_n,
               struct vkinfer_err *err);
@@ -236,6 +239,11 @@ int jv_dict_set(struct jctx *c, struct jv *d, struct jv *key, struct jv *val);
 struct jv *jv_dict_get(const struct jv *d, const char *key, size_t n);
 struct jv *jv_dict_get_v(const struct jv *d, const struct jv *key);
 struct jv *jv_undef(struct jctx *c, const char *name, size_t n);
+/* An undefined value whose message (used when it is misused) is formatted. */
+struct jv *jv_undef_fmt(struct jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An undefined value used where a value is needed: Jinja's UndefinedError.
+ * Sets the error and returns NULL. */
+struct jv *jv_undef_fail(struct jctx *c, unsigned line, const struct jv *v);
 extern struct jv jv_none_s, jv_true_s, jv_false_s;
 
 bool jv_truthy(const struct jv *v);
@@ -280,3 +288,37 @@ struct jv *jinja_getitem(struct jctx *c, unsigned line, struct jv *obj, struct j
 /* Iteration: materializes v into a list (strings into characters, dicts into keys). */
 struct jv *jinja_iter_list(struct jctx *c, unsigned line, struct jv *v);
 int jinja_step(struct jctx *c, unsigned line);
+
+/* ---- Shared helpers of the builtins and filters (jinja-strings.c) */
+struct args {
+        struct jv **pos;
+        size_t n_pos;
+        const char **kw_names;
+        struct jv **kw_vals;
+        size_t n_kw;
+};
+/* Positional i, else keyword `name`, else NULL. */
+struct jv *jarg(const struct args *a, size_t i, const char *name);
+/* Fails on more than max_pos positionals or a keyword not in kw_ok. */
+int jcheck_args(struct jctx *c, unsigned line, const char *what, const struct args *a, size_t max_pos,
+               const char *const *kw_ok);
+struct jv *jneed_str(struct jctx *c, unsigned line, struct jv *v, const char *what);
+bool jneed_int(struct jctx *c, unsigned line, struct jv *v, const char *what, int64_t *ret);
+struct jv *jto_str(struct jctx *c, unsigned line, struct jv *v);
+/* str.strip/lstrip/rstrip; chars NULL strips whitespace. */
+struct jv *jstr_strip(struct jctx *c, struct jv *s, const struct jv *chars, bool left, bool right);
+char jascii_lower(char ch);
+char jascii_upper(char ch);
+bool jascii_alpha(char ch);
+enum casemode { CASE_LOWER, CASE_UPPER, CASE_TITLE, CASE_CAPITALIZE };
+struct jv *jstr_case(struct jctx *c, struct jv *s, enum casemode mode);
+/* Appends to a list built in place; *cap tracks its storage. */
+struct jv *jlist_push(struct jctx *c, struct jv *l, size_t *cap, struct jv *item);
+struct jv *jstr_split(struct jctx *c, unsigned line, struct jv *s, struct jv *sep, int64_t maxsplit, bool from_right);
+struct jv *jstr_replace(struct jctx *c, unsigned line, struct jv *s, struct jv *old, struct jv *new_, int64_t count);
+/* Code point index of the first (last) sub in s, or -1. */
+int64_t jstr_find(const struct jv *s, const struct jv *sub, bool from_right);
+bool jstr_affix(const struct jv *s, const struct jv *x, bool suffix);
+/* sep.join(str(x) for x in seq), optionally of attribute attr; strict
+ * refuses non-strings as str.join does. */
+struct jv *jstr_join(struct jctx *c, unsigned line, struct jv *seq, struct jv *sep, struct jv *attr, bool strict);

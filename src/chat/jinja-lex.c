@@ -399,6 +399,52 @@ static int lex_raw(struct lexer *lx) {
         return lex_err(lx, -EINVAL, "missing end of raw directive (%s)", "{% endraw %}");
 }
 
+int jinja_normalize(struct arena *a, const char *src, size_t len, char **ret, size_t *ret_n, struct vkinfer_err *err) {
+        if (memchr(src, 0, len))
+                return err_set(err, -EINVAL, "chat template: contains a NUL byte");
+        /* Valid UTF-8 only: Python would not have decoded anything else. */
+        for (size_t i = 0, line = 1; i < len;) {
+                unsigned char c0 = (unsigned char) src[i];
+                size_t l = c0 < 0x80 ? 1 : (c0 & 0xe0) == 0xc0 ? 2 : (c0 & 0xf0) == 0xe0 ? 3 : (c0 & 0xf8) == 0xf0 ? 4 : 0;
+                bool ok = l && i + l <= len && !(l == 2 && c0 < 0xc2);
+                for (size_t k = 1; ok && k < l; k++)
+                        ok = ((unsigned char) src[i + k] & 0xc0) == 0x80;
+                if (ok && l == 3) {
+                        uint32_t cp;
+                        utf8_next(src + i, len - i, &cp);
+                        ok = cp >= 0x800 && !(cp >= 0xd800 && cp <= 0xdfff);
+                } else if (ok && l == 4) {
+                        uint32_t cp;
+                        utf8_next(src + i, len - i, &cp);
+                        ok = cp >= 0x10000 && cp <= 0x10ffff;
+                }
+                if (!ok)
+                        return err_set(err, -EINVAL, "chat template line %zu: invalid UTF-8 at byte %zu", line, i);
+                if (c0 == '\n')
+                        line++;
+                i += l;
+        }
+        /* Newlines: \r\n and \r read as \n; one trailing newline is dropped
+         * (keep_trailing_newline off). */
+        char *norm = arena_alloc(a, len + 1);
+        if (!norm)
+                return err_set(err, -ENOMEM, "chat template: out of memory");
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (src[i] == '\r') {
+                        norm[n++] = '\n';
+                        if (i + 1 < len && src[i + 1] == '\n')
+                                i++;
+                } else
+                        norm[n++] = src[i];
+        }
+        if (n && norm[n - 1] == '\n')
+                n--;
+        *ret = norm;
+        *ret_n = n;
+        return 0;
+}
+
 int jinja_lex(struct arena *a, const char *src, size_t len, struct jtok **ret, size_t *ret_n,
               struct vkinfer_err *err) {
         struct lexer lx = {.a = a, .src = src, .len = len, .line = 1, .line_starting = true, .err = err};

@@ -1027,54 +1027,15 @@ done:
 }
 
 int jinja_parse(const char *src, size_t len, struct jinja_template **ret, struct vkinfer_err *err) {
-        if (memchr(src, 0, len))
-                return err_set(err, -EINVAL, "chat template: contains a NUL byte");
-        /* Valid UTF-8 only: Python would not have decoded anything else. */
-        for (size_t i = 0, line = 1; i < len;) {
-                unsigned char c0 = (unsigned char) src[i];
-                size_t l = c0 < 0x80 ? 1 : (c0 & 0xe0) == 0xc0 ? 2 : (c0 & 0xf0) == 0xe0 ? 3 : (c0 & 0xf8) == 0xf0 ? 4 : 0;
-                bool ok = l && i + l <= len && !(l == 2 && c0 < 0xc2);
-                for (size_t k = 1; ok && k < l; k++)
-                        ok = ((unsigned char) src[i + k] & 0xc0) == 0x80;
-                if (ok && l == 3) {
-                        uint32_t cp;
-                        utf8_next(src + i, len - i, &cp);
-                        ok = cp >= 0x800 && !(cp >= 0xd800 && cp <= 0xdfff);
-                } else if (ok && l == 4) {
-                        uint32_t cp;
-                        utf8_next(src + i, len - i, &cp);
-                        ok = cp >= 0x10000 && cp <= 0x10ffff;
-                }
-                if (!ok)
-                        return err_set(err, -EINVAL, "chat template line %zu: invalid UTF-8 at byte %zu", line, i);
-                if (c0 == '\n')
-                        line++;
-                i += l;
-        }
         struct jinja_template *t = calloc(1, sizeof(*t));
         if (!t)
                 return err_set(err, -ENOMEM, "chat template: out of memory");
-        /* Newlines: \r\n and \r read as \n; one trailing newline is dropped
-         * (keep_trailing_newline off). */
-        char *norm = arena_alloc(&t->arena, len + 1);
-        if (!norm) {
-                jinja_template_free(t);
-                return err_set(err, -ENOMEM, "chat template: out of memory");
-        }
-        size_t n = 0;
-        for (size_t i = 0; i < len; i++) {
-                if (src[i] == '\r') {
-                        norm[n++] = '\n';
-                        if (i + 1 < len && src[i + 1] == '\n')
-                                i++;
-                } else
-                        norm[n++] = src[i];
-        }
-        if (n && norm[n - 1] == '\n')
-                n--;
+        char *norm;
+        size_t n, n_toks;
         struct jtok *toks;
-        size_t n_toks;
-        int r = jinja_lex(&t->arena, norm, n, &toks, &n_toks, err);
+        int r = jinja_normalize(&t->arena, src, len, &norm, &n, err);
+        if (r >= 0)
+                r = jinja_lex(&t->arena, norm, n, &toks, &n_toks, err);
         if (r < 0) {
                 jinja_template_free(t);
                 return r;

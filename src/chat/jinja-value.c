@@ -269,6 +269,26 @@ struct jv *jv_from_json(struct jctx *c, json_t *j) {
         }
 }
 
+/* An undefined value used where a value is needed: Jinja's UndefinedError. */
+struct jv *jv_undef_fail(struct jctx *c, unsigned line, const struct jv *v) {
+        jerr(c, line, -EINVAL, "%.*s", (int) v->s.n, v->s.p);
+        return NULL;
+}
+
+struct jv *jv_undef_fmt(struct jctx *c, const char *fmt, ...) {
+        char msg[240];
+        va_list ap;
+        va_start(ap, fmt);
+        int l = vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (l < 0)
+                l = 0;
+        if ((size_t) l >= sizeof(msg))
+                l = sizeof(msg) - 1;
+        return jv_undef(c, arena_strndup(&c->arena, msg, (size_t) l), (size_t) l);
+}
+
+
 /* ---- Python semantics */
 
 bool jv_truthy(const struct jv *v) {
@@ -448,7 +468,7 @@ size_t utf8_encode(uint32_t cp, char out[4]) {
         return 4;
 }
 
-/* str.isspace(): what Python's strip()/split() and re's \s treat as blank. */
+/* str.isspace(): what Python's jstr_strip()/jstr_split() and re's \s treat as blank. */
 bool py_isspace(uint32_t cp) {
         return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
                cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
