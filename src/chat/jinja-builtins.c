@@ -184,6 +184,8 @@ struct jv *jinja_getitem(struct jctx *c, unsigned line, struct jv *obj, struct j
                 break;
         }
         case JV_LIST:
+                if (obj->is_gen)
+                        return jv_undef_fmt(c, "'generator' object is not subscriptable");
                 if (key->t == JV_INT || key->t == JV_BOOL) {
                         int64_t i = key->t == JV_INT ? key->i : key->b;
                         if (norm_index(i, obj->l.n, &idx))

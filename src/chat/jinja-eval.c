@@ -141,7 +141,8 @@ static struct jv *eval_slice(struct jctx *c, const struct jnode *n) {
                 step = INT64_MIN + 1;
         if (obj->t == JV_UNDEF)
                 return jv_undef_fail(c, n->line, obj);
-        if (obj->t != JV_LIST && obj->t != JV_STR)
+        /* Slices bypass Jinja's getitem, so a bad one raises TypeError. */
+        if ((obj->t != JV_LIST && obj->t != JV_STR) || (obj->t == JV_LIST && obj->is_gen))
                 return jerr(c, n->line, -EINVAL, "'%s' object is not subscriptable", jv_type_name(obj)), NULL;
         /* Strings are sliced by code point through an offset table. */
         size_t len = obj->t == JV_LIST ? obj->l.n : utf8_len(obj->s.p, obj->s.n);
@@ -318,7 +319,7 @@ static struct jv *arith(struct jctx *c, unsigned line, int op, struct jv *a, str
                         memcpy(p + a->s.n, b->s.p, b->s.n);
                 return jv_str_nocopy(c, p, a->s.n + b->s.n);
         }
-        if (op == OP_ADD && a->t == JV_LIST && b->t == JV_LIST && a->is_tuple == b->is_tuple) {
+        if (op == OP_ADD && a->t == JV_LIST && b->t == JV_LIST && a->is_tuple == b->is_tuple && !a->is_gen && !b->is_gen) {
                 struct jv *r = jv_list(c, a->l.n + b->l.n);
                 if (!r)
                         return NULL;
@@ -329,9 +330,9 @@ static struct jv *arith(struct jctx *c, unsigned line, int op, struct jv *a, str
                         memcpy(r->l.v + a->l.n, b->l.v, b->l.n * sizeof(*r->l.v));
                 return r;
         }
-        if (op == OP_MUL && (a->t == JV_STR || a->t == JV_LIST) && (b->t == JV_INT || b->t == JV_BOOL))
+        if (op == OP_MUL && (a->t == JV_STR || (a->t == JV_LIST && !a->is_gen)) && (b->t == JV_INT || b->t == JV_BOOL))
                 return repeat(c, line, a, as_i(b));
-        if (op == OP_MUL && (b->t == JV_STR || b->t == JV_LIST) && (a->t == JV_INT || a->t == JV_BOOL))
+        if (op == OP_MUL && (b->t == JV_STR || (b->t == JV_LIST && !b->is_gen)) && (a->t == JV_INT || a->t == JV_BOOL))
                 return repeat(c, line, b, as_i(a));
         if (op == OP_MOD && a->t == JV_STR)
                 return jerr(c, line, -EINVAL, "unsupported construct: %%-formatting of strings"), NULL;
@@ -354,6 +355,8 @@ static int contains(struct jctx *c, unsigned line, struct jv *needle, struct jv 
                 return 0;
         case JV_LIST:
                 *ret = false;
+                if (hay->is_gen && !(hay = jinja_iter_list(c, line, hay)))
+                        return -EINVAL;
                 for (size_t i = 0; i < hay->l.n && !*ret; i++)
                         *ret = jv_equal(needle, hay->l.v[i]);
                 return 0;
@@ -600,6 +603,12 @@ struct jv *jinja_iter_list(struct jctx *c, unsigned line, struct jv *v) {
         struct jv *r;
         switch (v->t) {
         case JV_LIST:
+                if (v->is_gen) {
+                        /* A generator runs once; later passes see nothing. */
+                        if (v->consumed)
+                                return jv_list(c, 0);
+                        v->consumed = true;
+                }
                 return v;
         case JV_UNDEF:
                 return jv_list(c, 0);

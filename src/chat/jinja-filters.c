@@ -69,7 +69,8 @@ int jinja_run_test(struct jctx *c, const struct jnode *n, int test, struct jv *v
         case T_STRING: *ret = v->t == JV_STR; return 0;
         case T_MAPPING: *ret = v->t == JV_DICT; return 0;
         case T_ITERABLE: *ret = v->t == JV_STR || v->t == JV_LIST || v->t == JV_DICT || v->t == JV_UNDEF; return 0;
-        case T_SEQUENCE: *ret = v->t == JV_STR || v->t == JV_LIST || v->t == JV_DICT; return 0;
+        /* Undefined has __len__ and __getitem__, so Jinja calls it a sequence. */
+        case T_SEQUENCE: *ret = v->t == JV_STR || (v->t == JV_LIST && !v->is_gen) || v->t == JV_DICT || v->t == JV_UNDEF; return 0;
         case T_CALLABLE: *ret = v->t == JV_FUNC || v->t == JV_MACRO; return 0;
         case T_ESCAPED: *ret = false; return 0;
         case T_LOWER:
@@ -90,18 +91,33 @@ int jinja_run_test(struct jctx *c, const struct jnode *n, int test, struct jv *v
         case T_EVEN:
         case T_ODD:
         case T_DIVISIBLEBY: {
-                if (v->t != JV_INT && v->t != JV_BOOL)
-                        return jerr(c, n->line, -EINVAL, "test '%s' needs an integer, got %s", n->name, jv_type_name(v));
-                int64_t i = v->t == JV_INT ? v->i : v->b, d = 2;
+                /* value % d == 0 (or == 1 for odd), with Python's modulo. */
+                if (v->t != JV_INT && v->t != JV_BOOL && v->t != JV_FLOAT)
+                        return jerr(c, n->line, -EINVAL, "test '%s' needs a number, got %s", n->name, jv_type_name(v));
+                struct jv two = {.t = JV_INT, .i = 2};
                 if (test == T_DIVISIBLEBY) {
-                        if (!x || (x->t != JV_INT && x->t != JV_BOOL))
-                                return jerr(c, n->line, -EINVAL, "divisibleby needs an integer argument");
-                        d = x->t == JV_INT ? x->i : x->b;
-                        if (d == 0)
-                                return jerr(c, n->line, -EDOM, "integer division or modulo by zero");
+                        if (!x || (x->t != JV_INT && x->t != JV_BOOL && x->t != JV_FLOAT))
+                                return jerr(c, n->line, -EINVAL, "divisibleby needs a number argument");
+                } else
+                        x = &two;
+                bool fl = v->t == JV_FLOAT || x->t == JV_FLOAT;
+                double fv = v->t == JV_FLOAT ? v->f : v->t == JV_INT ? (double) v->i : v->b;
+                double fd = x->t == JV_FLOAT ? x->f : x->t == JV_INT ? (double) x->i : x->b;
+                if (fd == 0)
+                        return jerr(c, n->line, -EDOM, "integer division or modulo by zero");
+                double m;
+                if (fl) {
+                        m = fmod(fv, fd);
+                        if (m != 0 && ((m < 0) != (fd < 0)))
+                                m += fd;
+                } else {
+                        int64_t iv = v->t == JV_INT ? v->i : v->b, id = x->t == JV_INT ? x->i : x->b;
+                        int64_t im = id == -1 ? 0 : iv % id;
+                        if (im != 0 && ((im < 0) != (id < 0)))
+                                im += id;
+                        m = (double) im;
                 }
-                int64_t m = d == -1 ? 0 : i % d;
-                *ret = test == T_ODD ? m != 0 : m == 0;
+                *ret = test == T_ODD ? m == 1 : m == 0;
                 return 0;
         }
         default:
@@ -203,6 +219,13 @@ static int merge_sort(struct jctx *c, unsigned line, struct jv **items, struct j
 }
 
 /* select/reject/selectattr/rejectattr: keep items whose test result is `want`. */
+/* Marks a filter's result as the lazy generator Jinja returns. */
+static struct jv *as_gen(struct jv *v) {
+        if (v)
+                v->is_gen = true;
+        return v;
+}
+
 static struct jv *select_items(struct jctx *c, const struct jnode *n, struct jv *in, struct jv **args, size_t n_args,
                                bool by_attr, bool want) {
         struct jv *items = jinja_iter_list(c, n->line, in);
@@ -244,7 +267,7 @@ static struct jv *select_items(struct jctx *c, const struct jnode *n, struct jv 
                 if (res == want && !jlist_push(c, out, &cap, items->l.v[i]))
                         return NULL;
         }
-        return out;
+        return as_gen(out);
 }
 
 static struct jv *html_escape(struct jctx *c, struct jv *s) {
@@ -302,7 +325,10 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                 switch (in->t) {
                 case JV_UNDEF: return jv_int(c, 0);
                 case JV_STR: return jv_int(c, (int64_t) utf8_len(in->s.p, in->s.n));
-                case JV_LIST: return jv_int(c, (int64_t) in->l.n);
+                case JV_LIST:
+                        if (in->is_gen)
+                                return jerr(c, line, -EINVAL, "object of type 'generator' has no len()"), NULL;
+                        return jv_int(c, (int64_t) in->l.n);
                 case JV_DICT: return jv_int(c, (int64_t) in->d->n);
                 default: return jerr(c, line, -EINVAL, "object of type '%s' has no len()", jv_type_name(in)), NULL;
                 }
@@ -327,6 +353,8 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                 return in;
         case F_FIRST:
         case F_LAST:
+                if (n->op == F_LAST && in->t == JV_LIST && in->is_gen)
+                        return jerr(c, line, -EINVAL, "'generator' object is not reversible"), NULL;
                 if (!(items = jinja_iter_list(c, line, in)))
                         return NULL;
                 if (items->l.n == 0)
@@ -409,12 +437,12 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
         }
         case F_ITEMS:
                 if (in->t == JV_UNDEF)
-                        return jv_list(c, 0);
+                        return as_gen(jv_list(c, 0));
                 if (in->t != JV_DICT)
                         return jerr(c, line, -EINVAL, "items filter: can only get item pairs from a mapping, not %s", jv_type_name(in)), NULL;
                 {
                         struct jv fn = {.t = JV_FUNC, .fn = {.id = JF_D_ITEMS, .self = in, .name = "items"}};
-                        return jinja_call_func(c, n, &fn, NULL, 0, NULL, NULL, 0);
+                        return as_gen(jinja_call_func(c, n, &fn, NULL, 0, NULL, NULL, 0));
                 }
         case F_JOIN: {
                 static const char *const kws[] = {"d", "attribute", NULL};
@@ -459,7 +487,7 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                                 return NULL;
                         r->l.v[i] = x;
                 }
-                return r;
+                return as_gen(r);
         }
         case F_MAX:
         case F_MIN:
@@ -489,8 +517,6 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                 return jstr_replace(c, line, x, pos[0], pos[1], i1);
         case F_REVERSE:
                 if (in->t == JV_STR) {
-                        struct jv st = {.t = JV_INT, .i = -1};
-                        (void) st;
                         if (!(items = jinja_iter_list(c, line, in)))
                                 return NULL;
                         struct jbuf b = {0};
@@ -505,7 +531,9 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                         return NULL;
                 for (size_t i = 0; i < items->l.n; i++)
                         r->l.v[i] = items->l.v[items->l.n - 1 - i];
-                return r;
+                /* reversed() gives an iterator; a generator has none, so
+                 * Jinja falls back to a reversed list. */
+                return in->t == JV_LIST && in->is_gen ? r : as_gen(r);
         case F_ROUND: {
                 static const char *const kws[] = {"precision", "method", NULL};
                 if (jcheck_args(c, line, "round", &a, 2, kws) < 0)
@@ -640,7 +668,7 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                         if (!seen && !jlist_push(c, r, &cap, items->l.v[i]))
                                 return NULL;
                 }
-                return r;
+                return as_gen(r);
         }
         }
         return jerr(c, line, -EINVAL, "unsupported filter '%s'", n->name), NULL;

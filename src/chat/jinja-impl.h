@@ -43,6 +43,9 @@ struct jnode;
 struct jv {
         enum jv_type t;
         bool is_tuple;
+        /* A lazy result of select/map/items/...: one pass, always true, no
+         * len(), not printable; modelled as a list with these flags. */
+        bool is_gen, consumed;
         union {
                 bool b;
                 int64_t i;

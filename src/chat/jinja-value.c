@@ -305,7 +305,7 @@ bool jv_truthy(const struct jv *v) {
         case JV_STR:
                 return v->s.n != 0;
         case JV_LIST:
-                return v->l.n != 0;
+                return v->is_gen || v->l.n != 0;
         case JV_DICT:
                 return v->d->n != 0;
         default:
@@ -333,7 +333,7 @@ bool jv_equal(const struct jv *a, const struct jv *b) {
                         return num_f(a) == num_f(b);
                 return num_i(a) == num_i(b);
         }
-        if (a->t != b->t)
+        if (a->t != b->t || (a->t == JV_LIST && (a->is_gen || b->is_gen)))
                 return false;
         switch (a->t) {
         case JV_UNDEF:
@@ -382,7 +382,7 @@ int jv_compare(const struct jv *a, const struct jv *b, bool *ok) {
                         return r < 0 ? -1 : 1;
                 return a->s.n < b->s.n ? -1 : a->s.n > b->s.n ? 1 : 0;
         }
-        if (a->t == JV_LIST && b->t == JV_LIST && a->is_tuple == b->is_tuple) {
+        if (a->t == JV_LIST && b->t == JV_LIST && a->is_tuple == b->is_tuple && !a->is_gen && !b->is_gen) {
                 for (size_t i = 0; i < a->l.n && i < b->l.n; i++) {
                         if (jv_equal(a->l.v[i], b->l.v[i]))
                                 continue;
@@ -402,7 +402,7 @@ const char *jv_type_name(const struct jv *v) {
         case JV_INT: return "int";
         case JV_FLOAT: return "float";
         case JV_STR: return "str";
-        case JV_LIST: return v->is_tuple ? "tuple" : "list";
+        case JV_LIST: return v->is_gen ? "generator" : v->is_tuple ? "tuple" : "list";
         case JV_DICT: return "dict";
         case JV_NS: return "Namespace";
         case JV_LOOP: return "LoopContext";
@@ -681,6 +681,8 @@ int jv_to_str(struct jctx *c, struct jbuf *b, const struct jv *v, unsigned line)
         case JV_STR:
                 return jbuf_put(c, b, v->s.p, v->s.n);
         case JV_LIST:
+                if (v->is_gen)
+                        return jerr(c, line, -EINVAL, "unsupported construct: printing a generator (Jinja prints its address; add |list)");
                 return put_seq(c, b, v, line);
         case JV_DICT:
                 return put_dict(c, b, v, line);
@@ -783,6 +785,8 @@ int jv_to_json(struct jctx *c, struct jbuf *b, const struct jv *v, int indent, b
         case JV_STR:
                 return json_str(c, b, v->s.p, v->s.n);
         case JV_LIST:
+                if (v->is_gen)
+                        return jerr(c, line, -EINVAL, "tojson: Object of type generator is not JSON serializable");
                 if (v->l.n == 0)
                         return jbuf_puts(c, b, "[]");
                 r = jbuf_putc(c, b, '[');
