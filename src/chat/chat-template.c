@@ -82,8 +82,9 @@ enum chat_family chat_template_family(const struct chat_template *t) {
         return t ? t->family : CHAT_FAMILY_UNKNOWN;
 }
 
-/* The variables transformers passes: messages, add_generation_prompt, the
- * special tokens, then the caller's extras (which may override them). */
+/* The variables transformers passes: messages, tools and documents (None
+ * unless given), add_generation_prompt, the special tokens, then the
+ * caller's extras (which may override all of these). */
 static int build_vars(json_t *messages, const struct chat_render_opts *opts, json_t **ret, struct vkinfer_err *err) {
         if (!json_is_array(messages))
                 return err_set(err, -EINVAL, "chat template: messages must be a JSON array");
@@ -91,7 +92,9 @@ static int build_vars(json_t *messages, const struct chat_render_opts *opts, jso
         if (!vars)
                 return err_set(err, -ENOMEM, "chat template: out of memory");
         int r = 0;
-        if (json_object_set(vars, "messages", messages) < 0 ||
+        /* transformers always passes tools and documents, None when absent. */
+        if (json_object_set(vars, "messages", messages) < 0 || json_object_set_new(vars, "tools", json_null()) < 0 ||
+            json_object_set_new(vars, "documents", json_null()) < 0 ||
             json_object_set_new(vars, "add_generation_prompt", json_boolean(opts && opts->add_generation_prompt)) < 0)
                 r = -ENOMEM;
         if (r >= 0 && opts && opts->bos_token && json_object_set_new(vars, "bos_token", json_string(opts->bos_token)) < 0)

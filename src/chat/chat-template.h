@@ -67,8 +67,10 @@ enum chat_family chat_template_family(const struct chat_template *t);
 
 /* Renders `messages`, a JSON array of message objects (role, content, and
  * whatever else the template reads: tool_calls, reasoning_content, ...).
- * The template sees messages, add_generation_prompt, bos_token, eos_token
- * and the extra variables of opts (opts may be NULL). *ret is malloc'd and
+ * The template sees what transformers' apply_chat_template passes: messages,
+ * tools and documents (None unless given as extra variables),
+ * add_generation_prompt, bos_token, eos_token, and the extra variables of
+ * opts (opts may be NULL; extras override the others). *ret is malloc'd and
  * NUL-terminated; on failure it is untouched and err says why, with the
  * message of raise_exception() when the template raised. */
 int chat_template_apply(const struct chat_template *t, json_t *messages, const struct chat_render_opts *opts,

@@ -193,6 +193,16 @@ static void test_api(void) {
         CHECK(strcmp(out, "<B> 5.0 [1, None] True why") == 0, "got '%s'", out);
         free(out);
 
+        /* As in transformers, tools and documents are None unless given. */
+        CHECK(chat_template_render("{{ tools is none }} {{ documents is none }} {{ unk is defined }}", m, 1, NULL, &out, &err) >= 0, "%s", err.msg);
+        CHECK(strcmp(out, "True True False") == 0, "defaults: '%s'", out);
+        free(out);
+        const char *tn[] = {"tools"}, *tv[] = {"[{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]"};
+        struct chat_render_opts ot = {.var_names = tn, .var_values_json = tv, .n_vars = 1};
+        CHECK(chat_template_render("{% for t in tools %}{{ t.function.name }}{{ t | tojson }}{% endfor %}", m, 1, &ot, &out, &err) >= 0, "%s", err.msg);
+        CHECK(strcmp(out, "f{\"type\": \"function\", \"function\": {\"name\": \"f\"}}") == 0, "tools: '%s'", out);
+        free(out);
+
         struct chat_message badm[] = {{"user", "bad \xc3", NULL}};
         out = (char *) "untouched";
         CHECK(chat_template_render("{{ 1 }}", badm, 1, NULL, &out, &err) < 0 && strstr(err.msg, "UTF-8"), "invalid UTF-8 content: %s", err.msg);
