@@ -234,6 +234,8 @@ static struct jv *repeat(struct jctx *c, unsigned line, const struct jv *seq, in
 static struct jv *arith(struct jctx *c, unsigned line, int op, struct jv *a, struct jv *b) {
         if (a->t == JV_UNDEF)
                 return jv_undef_fail(c, line, a);
+        if (op == OP_MOD && a->t == JV_STR)
+                return jstr_percent(c, line, a, b);
         if (b->t == JV_UNDEF)
                 return jv_undef_fail(c, line, b);
         bool both_int = (a->t == JV_INT || a->t == JV_BOOL) && (b->t == JV_INT || b->t == JV_BOOL);
@@ -334,8 +336,6 @@ static struct jv *arith(struct jctx *c, unsigned line, int op, struct jv *a, str
                 return repeat(c, line, a, as_i(b));
         if (op == OP_MUL && (b->t == JV_STR || (b->t == JV_LIST && !b->is_gen)) && (a->t == JV_INT || a->t == JV_BOOL))
                 return repeat(c, line, b, as_i(a));
-        if (op == OP_MOD && a->t == JV_STR)
-                return jerr(c, line, -EINVAL, "unsupported construct: %%-formatting of strings"), NULL;
         return type_error(c, line, op, a, b);
 }
 

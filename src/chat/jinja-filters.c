@@ -13,13 +13,13 @@ enum jfilter {
         F_ABS, F_CAPITALIZE, F_COUNT, F_D, F_DEFAULT, F_E, F_ESCAPE, F_FIRST, F_FLOAT, F_INDENT, F_INT,
         F_ITEMS, F_JOIN, F_LAST, F_LENGTH, F_LIST, F_LOWER, F_MAP, F_MAX, F_MIN, F_REJECT,
         F_REJECTATTR, F_REPLACE, F_REVERSE, F_ROUND, F_SAFE, F_SELECT, F_SELECTATTR, F_SORT,
-        F_STRING, F_SUM, F_TITLE, F_TOJSON, F_TRIM, F_UNIQUE, F_UPPER,
+        F_STRING, F_SUM, F_TITLE, F_TOJSON, F_TRIM, F_UNIQUE, F_UPPER, F_FORMAT, F_DICTSORT,
 };
 static const char *const filter_names[] = {
         "abs", "capitalize", "count", "d", "default", "e", "escape", "first", "float", "indent", "int",
         "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject",
         "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort",
-        "string", "sum", "title", "tojson", "trim", "unique", "upper",
+        "string", "sum", "title", "tojson", "trim", "unique", "upper", "format", "dictsort",
 };
 
 enum jtest {
@@ -638,6 +638,47 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                 if (y && !jneed_str(c, line, y, "trim"))
                         return NULL;
                 return jstr_strip(c, x, y, true, true);
+        case F_FORMAT: {
+                if (n_pos && n_kw)
+                        return jerr(c, line, -EINVAL, "can't handle positional and keyword arguments at the same time"), NULL;
+                if (n_kw)
+                        return jerr(c, line, -EINVAL, "unsupported construct: format with keyword arguments"), NULL;
+                if (!(x = jto_str(c, line, in)) || !(r = jv_list(c, n_pos)))
+                        return NULL;
+                r->is_tuple = true;
+                for (size_t i = 0; i < n_pos; i++)
+                        r->l.v[i] = pos[i];
+                return jstr_percent(c, line, x, r);
+        }
+        case F_DICTSORT: {
+                static const char *const kws[] = {"case_sensitive", "by", "reverse", NULL};
+                if (jcheck_args(c, line, "dictsort", &a, 3, kws) < 0)
+                        return NULL;
+                if (in->t != JV_DICT)
+                        return jerr(c, line, -EINVAL, "dictsort: expected a mapping, got %s", jv_type_name(in)), NULL;
+                bool cs = (x = jarg(&a, 0, "case_sensitive")) && jv_truthy(x);
+                bool by_value = false;
+                if ((y = jarg(&a, 1, "by"))) {
+                        if (!jneed_str(c, line, y, "dictsort"))
+                                return NULL;
+                        by_value = y->s.n == 5 && memcmp(y->s.p, "value", 5) == 0;
+                        if (!by_value && !(y->s.n == 3 && memcmp(y->s.p, "key", 3) == 0))
+                                return jerr(c, line, -EINVAL, "You can only sort by either \"key\" or \"value\""), NULL;
+                }
+                bool rev = (x = jarg(&a, 2, "reverse")) && jv_truthy(x);
+                struct jv fn = {.t = JV_FUNC, .fn = {.id = JF_D_ITEMS, .self = in, .name = "items"}};
+                if (!(r = jinja_call_func(c, n, &fn, NULL, 0, NULL, NULL, 0)))
+                        return NULL;
+                size_t cnt = r->l.n;
+                struct jv **keys = arena_alloc(&c->arena, (cnt + 1) * sizeof(*keys) * 3);
+                if (!keys)
+                        return jerr(c, line, -E2BIG, "out of memory"), NULL;
+                for (size_t i = 0; i < cnt; i++)
+                        keys[i] = r->l.v[i]->l.v[by_value ? 1 : 0];
+                if (merge_sort(c, line, r->l.v, keys, cnt, cs, rev, keys + cnt + 1, keys + 2 * (cnt + 1)) < 0)
+                        return NULL;
+                return r;
+        }
         case F_UNIQUE: {
                 static const char *const kws[] = {"case_sensitive", "attribute", NULL};
                 if (jcheck_args(c, line, "unique", &a, 2, kws) < 0 || !(items = jinja_iter_list(c, line, in)))

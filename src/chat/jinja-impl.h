@@ -325,3 +325,5 @@ bool jstr_affix(const struct jv *s, const struct jv *x, bool suffix);
 /* sep.join(str(x) for x in seq), optionally of attribute attr; strict
  * refuses non-strings as str.join does. */
 struct jv *jstr_join(struct jctx *c, unsigned line, struct jv *seq, struct jv *sep, struct jv *attr, bool strict);
+/* Python's `fmt % args` (args: a tuple, or one value). */
+struct jv *jstr_percent(struct jctx *c, unsigned line, struct jv *fmt, struct jv *args);

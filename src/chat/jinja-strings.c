@@ -327,3 +327,121 @@ struct jv *jstr_join(struct jctx *c, unsigned line, struct jv *seq, struct jv *s
         return jv_str_nocopy(c, b.p, b.n);
 }
 
+
+/* Python's printf-style `fmt % args`: flags - + space 0 #, width,
+ * precision, and the conversions s r a d i u f F e E g G x X o c %. */
+struct jv *jstr_percent(struct jctx *c, unsigned line, struct jv *fmt, struct jv *argv) {
+        struct jv *const one[1] = {argv};
+        struct jv *const *args = one;
+        size_t n_args = 1, used = 0;
+        if (argv->t == JV_LIST && argv->is_tuple) {
+                args = argv->l.v;
+                n_args = argv->l.n;
+        } else if (argv->t == JV_DICT)
+                return jerr(c, line, -EINVAL, "unsupported construct: %%-formatting with a mapping"), NULL;
+        struct jbuf b = {0};
+        if (jbuf_put(c, &b, "", 0) < 0)
+                return NULL;
+        const char *p = fmt->s.p, *end = p + fmt->s.n;
+        while (p < end) {
+                const char *pct = memchr(p, '%', (size_t) (end - p));
+                if (!pct)
+                        pct = end;
+                if (jbuf_put(c, &b, p, (size_t) (pct - p)) < 0)
+                        return NULL;
+                if (pct == end)
+                        break;
+                p = pct + 1;
+                char flags[8];
+                size_t nf = 0;
+                while (p < end && strchr("-+ 0#", *p) && nf < sizeof(flags) - 1)
+                        flags[nf++] = *p++;
+                flags[nf] = 0;
+                int width = 0, prec = -1;
+                while (p < end && *p >= '0' && *p <= '9' && width < 10000)
+                        width = width * 10 + (*p++ - '0');
+                if (p < end && *p == '.') {
+                        p++;
+                        prec = 0;
+                        while (p < end && *p >= '0' && *p <= '9' && prec < 10000)
+                                prec = prec * 10 + (*p++ - '0');
+                }
+                if (p >= end)
+                        return jerr(c, line, -EINVAL, "incomplete format"), NULL;
+                char conv = *p++;
+                if (conv == '%') {
+                        if (jbuf_putc(c, &b, '%') < 0)
+                                return NULL;
+                        continue;
+                }
+                if (width > 1000 || prec > 1000)
+                        return jerr(c, line, -EINVAL, "format width or precision too large"), NULL;
+                if (used >= n_args)
+                        return jerr(c, line, -EINVAL, "not enough arguments for format string"), NULL;
+                struct jv *v = args[used++];
+                char spec[32], out[1200];
+                int l;
+                if (conv == 's' || conv == 'r' || conv == 'a') {
+                        struct jbuf sb = {0};
+                        if (jbuf_put(c, &sb, "", 0) < 0 || (conv == 's' ? jv_to_str(c, &sb, v, line) : jv_repr(c, &sb, v, line)) < 0)
+                                return NULL;
+                        size_t len = utf8_len(sb.p, sb.n), cut = sb.n;
+                        if (prec >= 0 && (size_t) prec < len) {
+                                cut = 0;
+                                for (int k = 0; k < prec; k++) {
+                                        uint32_t cp;
+                                        cut += utf8_next(sb.p + cut, sb.n - cut, &cp);
+                                }
+                                len = (size_t) prec;
+                        }
+                        bool left = strchr(flags, '-') != NULL;
+                        for (size_t k = len; !left && k < (size_t) width; k++)
+                                if (jbuf_putc(c, &b, ' ') < 0)
+                                        return NULL;
+                        if (jbuf_put(c, &b, sb.p, cut) < 0)
+                                return NULL;
+                        for (size_t k = len; left && k < (size_t) width; k++)
+                                if (jbuf_putc(c, &b, ' ') < 0)
+                                        return NULL;
+                        continue;
+                }
+                bool is_int_conv = strchr("diuxXoc", conv) != NULL, is_float_conv = strchr("fFeEgG", conv) != NULL;
+                if (!is_int_conv && !is_float_conv)
+                        return jerr(c, line, -EINVAL, "unsupported format character '%c'", conv), NULL;
+                if (v->t != JV_INT && v->t != JV_BOOL && v->t != JV_FLOAT)
+                        return jerr(c, line, -EINVAL, "%%%c format: a real number is required, not %s", conv, jv_type_name(v)), NULL;
+                if (is_int_conv) {
+                        if (conv == 'c' || ((conv == 'x' || conv == 'X' || conv == 'o') && v->t == JV_FLOAT))
+                                return jerr(c, line, -EINVAL, "unsupported construct: %%%c of this value", conv), NULL;
+                        int64_t iv = v->t == JV_INT ? v->i : v->t == JV_BOOL ? v->b : (int64_t) v->f;
+                        if (conv == 'u' || conv == 'i')
+                                conv = 'd';
+                        /* Python writes hex/octal of negatives as -0x..: sign apart. */
+                        bool neg = iv < 0 && conv != 'd';
+                        uint64_t mag = neg ? (uint64_t) 0 - (uint64_t) iv : (uint64_t) iv;
+                        if (prec >= 0)
+                                snprintf(spec, sizeof(spec), "%%%s%d.%d%s", flags, width, prec, conv == 'd' ? PRId64 : conv == 'x' ? PRIx64 : conv == 'X' ? PRIX64 : PRIo64);
+                        else
+                                snprintf(spec, sizeof(spec), "%%%s%d%s", flags, width, conv == 'd' ? PRId64 : conv == 'x' ? PRIx64 : conv == 'X' ? PRIX64 : PRIo64);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                        if (conv == 'd')
+                                l = snprintf(out, sizeof(out), spec, iv);
+                        else {
+                                l = snprintf(out + neg, sizeof(out) - 1, spec, mag) + neg;
+                                if (neg)
+                                        out[0] = '-';
+                        }
+                } else {
+                        double fv = v->t == JV_FLOAT ? v->f : v->t == JV_INT ? (double) v->i : v->b;
+                        snprintf(spec, sizeof(spec), "%%%s%d.%d%c", flags, width, prec < 0 ? 6 : prec, conv);
+                        l = snprintf(out, sizeof(out), spec, fv);
+#pragma GCC diagnostic pop
+                }
+                if (l < 0 || (size_t) l >= sizeof(out) || jbuf_put(c, &b, out, (size_t) l) < 0)
+                        return c->failed ? NULL : (jerr(c, line, -EINVAL, "format result too long"), NULL);
+        }
+        if (used < n_args)
+                return jerr(c, line, -EINVAL, "not all arguments converted during string formatting"), NULL;
+        return jv_str_nocopy(c, b.p, b.n);
+}

@@ -41,7 +41,9 @@ static void test_unsupported(void) {
         expect_fail("{{ 'a{}'.format(1) }}", "unsupported construct", "format");
         expect_fail("{{ messages.append(1) }}", "unsupported construct", "append");
         expect_fail("{{ messages[0].update({}) }}", "unsupported construct", "update");
-        expect_fail("{{ '%s' % 1 }}", "%-formatting", NULL);
+        expect_fail("{{ '%(a)s' % {'a': 1} }}", "%-formatting with a mapping", NULL);
+        expect_fail("{{ '%s %s' % ('a',) }}", "not enough arguments", NULL);
+        expect_fail("{{ 'x' | format(1, a=2) }}", "positional and keyword", NULL);
         expect_fail("{{ messages | tojson(ensure_ascii=true) }}", "ensure_ascii", NULL);
         expect_fail("{{ f(*messages) }}", "*args", NULL);
         expect_fail("{{ '\\N{BULLET}' }}", "\\N{", NULL);
