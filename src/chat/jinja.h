@@ -27,7 +27,7 @@ struct jinja_limits {
 #define JINJA_DEFAULT_MAX_OUTPUT (64u << 20)
 #define JINJA_DEFAULT_MAX_MEMORY (512u << 20)
 #define JINJA_DEFAULT_MAX_STEPS 50000000ull
-#define JINJA_DEFAULT_MAX_DEPTH 200u
+#define JINJA_DEFAULT_MAX_DEPTH 500u
 
 /* Parses template source (UTF-8, len bytes, NULs refused). On failure *ret is
  * untouched and err names the line and the construct. */

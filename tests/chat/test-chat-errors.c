@@ -148,6 +148,16 @@ static void test_hostile(void) {
                 expect_limit(ifs, NULL, "nested deeper");
                 free(ifs);
         }
+        /* A long flat chain parses without recursion but nests when evaluated. */
+        char *chain = malloc(4 * 100000 + 16);
+        if (chain) {
+                strcpy(chain, "{{ 1");
+                for (size_t i = 0; i < 100000; i++)
+                        memcpy(chain + 4 + 4 * i, " + 1", 4);
+                strcpy(chain + 4 + 4 * 100000, " }}");
+                expect_limit(chain, NULL, "nested deeper");
+                free(chain);
+        }
         char *nots = malloc(4 * 100000 + 16);
         if (nots) {
                 strcpy(nots, "{{ ");
