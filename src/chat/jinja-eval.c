@@ -696,8 +696,18 @@ static int exec_for(struct jctx *c, const struct jnode *n, struct jbuf *out) {
                 kept->l.n = k;
                 seq = kept;
         }
-        if (seq->l.n == 0)
-                return n->e ? exec(c, n->e, out) : 0;
+        if (seq->l.n == 0) {
+                if (!n->e)
+                        return 0;
+                /* The else body has its own scope too. */
+                struct jframe *f = frame_new(c, outer);
+                if (!f)
+                        return -E2BIG;
+                c->frame = f;
+                int r = exec(c, n->e, out);
+                c->frame = outer;
+                return r;
+        }
         struct jloop *lp = arena_alloc(&c->arena, sizeof(*lp));
         struct jv *loopv = jv_new(c, JV_LOOP);
         if (!lp || !loopv)
