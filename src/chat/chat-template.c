@@ -23,8 +23,10 @@ enum chat_family chat_template_detect(const char *src) {
                 /* V3.1 closes an empty reasoning block itself when not thinking. */
                 if (has(src, "<think></think>"))
                         return CHAT_FAMILY_DEEPSEEK_V3_1;
-                /* R1 and its distills open the reply with "<think>\n". */
-                if (has(src, "<｜Assistant｜><think>\\n") || has(src, "<｜Assistant｜><think>\n")) {
+                /* R1 and its distills open the reply with "<think>\n", or (later
+                 * R1 revisions) at least drop earlier turns' reasoning. */
+                if (has(src, "<｜Assistant｜><think>\\n") || has(src, "<｜Assistant｜><think>\n") ||
+                    has(src, ".split('</think>')")) {
                         if (has(src, "is_first_sp"))
                                 return CHAT_FAMILY_DEEPSEEK_R1;
                         if (has(src, "message['content'] is none"))

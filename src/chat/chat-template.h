@@ -27,6 +27,10 @@ enum chat_family {
 };
 
 /* Recognises the family from the template text alone (NULL: unknown).
+ * DeepSeek turn markers select the DeepSeek families: V3.1 by its empty
+ * "<think></think>", R1 by opening the reply with "<think>\n" or by dropping
+ * earlier turns' reasoning (split on '</think>'), plain V3 otherwise; R1
+ * proper keeps V3's multiple-system-prompt logic (is_first_sp).
  * The R1 distills on Qwen and on Llama ship near-identical templates; they
  * are told apart by the tool-call condition their published templates use
  * (`message['tool_calls']` for Qwen, `message['content'] is none` for
@@ -55,7 +59,8 @@ struct chat_render_opts {
         const char *date_override;
 };
 
-/* A parsed template, for rendering many conversations. */
+/* A parsed template, for rendering many conversations. Rendering does not
+ * modify it, so one template may be applied from several threads at once. */
 struct chat_template;
 
 /* Parses template_src (UTF-8). On failure *ret is untouched and err names

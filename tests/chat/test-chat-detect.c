@@ -87,6 +87,15 @@ static void test_r1_and_gguf(void) {
                 free(out);
         }
         free(r1);
+        /* A later R1 revision leaves the reply open but still drops the
+         * reasoning of earlier turns. */
+        char *r1b = replace_once(v3, "{{'<｜Assistant｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}",
+                                 "{% set content = message['content'] %}{% if '</think>' in content %}"
+                                 "{% set content = content.split('</think>')[-1] %}{% endif %}"
+                                 "{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}");
+        CHECK(r1b && chat_template_detect(r1b) == CHAT_FAMILY_DEEPSEEK_R1, "R1 (reasoning dropped) detected as %s",
+              r1b ? chat_family_name(chat_template_detect(r1b)) : "(no template)");
+        free(r1b);
 
         const char *dir = getenv("VKINFER_TEST_DATA");
         char path[1024];
