@@ -17,6 +17,7 @@ static const struct command commands[] = {
         {"detokenize", cmd_detokenize, "print the text of token ids"},
         {"devices", cmd_devices, "list Vulkan devices and their features"},
         {"selftest", cmd_selftest, "check every compute kernel against its CPU reference"},
+        {"template", cmd_template, "render messages with a chat template"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,175 @@
+/* Chat templates: the public API over the Jinja interpreter, and family
+ * recognition by the template's text. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/chat-template.h"
+#include "chat/jinja.h"
+
+struct chat_template {
+        struct jinja_template *tpl;
+        enum chat_family family;
+};
+
+static bool has(const char *s, const char *needle) {
+        return strstr(s, needle) != NULL;
+}
+
+enum chat_family chat_template_detect(const char *src) {
+        if (!src)
+                return CHAT_FAMILY_UNKNOWN;
+        if (has(src, "<｜User｜>") && has(src, "<｜Assistant｜>")) {
+                /* V3.1 closes an empty reasoning block itself when not thinking. */
+                if (has(src, "<think></think>"))
+                        return CHAT_FAMILY_DEEPSEEK_V3_1;
+                /* R1 and its distills open the reply with "<think>\n", or (later
+                 * R1 revisions) at least drop earlier turns' reasoning. */
+                if (has(src, "<｜Assistant｜><think>\\n") || has(src, "<｜Assistant｜><think>\n") ||
+                    has(src, ".split('</think>')")) {
+                        if (has(src, "is_first_sp"))
+                                return CHAT_FAMILY_DEEPSEEK_R1;
+                        if (has(src, "message['content'] is none"))
+                                return CHAT_FAMILY_R1_DISTILL_LLAMA;
+                        return CHAT_FAMILY_R1_DISTILL_QWEN;
+                }
+                return CHAT_FAMILY_DEEPSEEK_V3;
+        }
+        if (has(src, "<|im_start|>") && has(src, "<|im_end|>"))
+                return CHAT_FAMILY_CHATML;
+        if (has(src, "<|start_header_id|>") && has(src, "<|end_header_id|>"))
+                return CHAT_FAMILY_LLAMA3;
+        return CHAT_FAMILY_UNKNOWN;
+}
+
+const char *chat_family_name(enum chat_family f) {
+        switch (f) {
+        case CHAT_FAMILY_DEEPSEEK_V3: return "deepseek-v3";
+        case CHAT_FAMILY_DEEPSEEK_R1: return "deepseek-r1";
+        case CHAT_FAMILY_DEEPSEEK_V3_1: return "deepseek-v3.1";
+        case CHAT_FAMILY_CHATML: return "chatml";
+        case CHAT_FAMILY_R1_DISTILL_QWEN: return "r1-distill-qwen";
+        case CHAT_FAMILY_R1_DISTILL_LLAMA: return "r1-distill-llama";
+        case CHAT_FAMILY_LLAMA3: return "llama3";
+        case CHAT_FAMILY_UNKNOWN: break;
+        }
+        return "unknown";
+}
+
+int chat_template_new(const char *template_src, struct chat_template **ret, struct vkinfer_err *err) {
+        if (!template_src)
+                return err_set(err, -EINVAL, "chat template: none given");
+        struct chat_template *t = calloc(1, sizeof(*t));
+        if (!t)
+                return err_set(err, -ENOMEM, "chat template: out of memory");
+        int r = jinja_parse(template_src, strlen(template_src), &t->tpl, err);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        t->family = chat_template_detect(template_src);
+        *ret = t;
+        return 0;
+}
+
+struct chat_template *chat_template_free(struct chat_template *t) {
+        if (t) {
+                jinja_template_free(t->tpl);
+                free(t);
+        }
+        return NULL;
+}
+
+enum chat_family chat_template_family(const struct chat_template *t) {
+        return t ? t->family : CHAT_FAMILY_UNKNOWN;
+}
+
+/* The variables transformers passes: messages, tools and documents (None
+ * unless given), add_generation_prompt, the special tokens, then the
+ * caller's extras (which may override all of these). */
+static int build_vars(json_t *messages, const struct chat_render_opts *opts, json_t **ret, struct vkinfer_err *err) {
+        if (!json_is_array(messages))
+                return err_set(err, -EINVAL, "chat template: messages must be a JSON array");
+        json_t *vars = json_object();
+        if (!vars)
+                return err_set(err, -ENOMEM, "chat template: out of memory");
+        int r = 0;
+        /* transformers always passes tools and documents, None when absent. */
+        if (json_object_set(vars, "messages", messages) < 0 || json_object_set_new(vars, "tools", json_null()) < 0 ||
+            json_object_set_new(vars, "documents", json_null()) < 0 ||
+            json_object_set_new(vars, "add_generation_prompt", json_boolean(opts && opts->add_generation_prompt)) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && opts && opts->bos_token && json_object_set_new(vars, "bos_token", json_string(opts->bos_token)) < 0)
+                r = err_set(err, -EINVAL, "chat template: bos_token is not valid UTF-8");
+        if (r >= 0 && opts && opts->eos_token && json_object_set_new(vars, "eos_token", json_string(opts->eos_token)) < 0)
+                r = err_set(err, -EINVAL, "chat template: eos_token is not valid UTF-8");
+        for (size_t i = 0; r >= 0 && opts && i < opts->n_vars; i++) {
+                json_error_t jerr;
+                const char *name = opts->var_names[i], *val = opts->var_values_json[i];
+                if (!name || !val || !*name)
+                        r = err_set(err, -EINVAL, "chat template: variable %zu has no name or value", i);
+                else {
+                        json_t *v = json_loads(val, JSON_DECODE_ANY, &jerr);
+                        if (!v)
+                                r = err_set(err, -EINVAL, "chat template: value of variable '%s' is not JSON: %s", name, jerr.text);
+                        else if (json_object_set_new(vars, name, v) < 0)
+                                r = err_set(err, -EINVAL, "chat template: bad variable name '%s'", name);
+                }
+        }
+        if (r == -ENOMEM)
+                err_set(err, r, "chat template: out of memory");
+        if (r < 0) {
+                json_decref(vars);
+                return r;
+        }
+        *ret = vars;
+        return 0;
+}
+
+int chat_template_apply(const struct chat_template *t, json_t *messages, const struct chat_render_opts *opts,
+                        char **ret, struct vkinfer_err *err) {
+        json_t *vars;
+        int r = build_vars(messages, opts, &vars, err);
+        if (r < 0)
+                return r;
+        r = jinja_render(t->tpl, vars, opts ? opts->date_override : NULL, NULL, ret, NULL, err);
+        json_decref(vars);
+        return r;
+}
+
+int chat_template_render_json(const char *template_src, json_t *messages, const struct chat_render_opts *opts,
+                              char **ret, struct vkinfer_err *err) {
+        struct chat_template *t;
+        int r = chat_template_new(template_src, &t, err);
+        if (r < 0)
+                return r;
+        r = chat_template_apply(t, messages, opts, ret, err);
+        chat_template_free(t);
+        return r;
+}
+
+int chat_template_render(const char *template_src, const struct chat_message *msgs, size_t n,
+                         const struct chat_render_opts *opts, char **ret, struct vkinfer_err *err) {
+        json_t *arr = json_array();
+        int r = arr ? 0 : -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                json_t *m = json_object();
+                if (!m || json_array_append_new(arr, m) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!msgs[i].role || json_object_set_new(m, "role", json_string(msgs[i].role)) < 0)
+                        r = err_set(err, -EINVAL, "chat template: message %zu has no role or one that is not UTF-8", i);
+                else if (json_object_set_new(m, "content", msgs[i].content ? json_string(msgs[i].content) : json_null()) < 0)
+                        r = err_set(err, -EINVAL, "chat template: content of message %zu is not valid UTF-8", i);
+                else if (msgs[i].reasoning_content &&
+                         json_object_set_new(m, "reasoning_content", json_string(msgs[i].reasoning_content)) < 0)
+                        r = err_set(err, -EINVAL, "chat template: reasoning_content of message %zu is not valid UTF-8", i);
+        }
+        if (r == -ENOMEM)
+                err_set(err, r, "chat template: out of memory");
+        if (r >= 0)
+                r = chat_template_render_json(template_src, arr, opts, ret, err);
+        json_decref(arr);
+        return r;
+}
