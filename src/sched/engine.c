@@ -1,29 +1,20 @@
-/* The engine behind include/vkinfer/engine.h: the models served and (once
- * the Vulkan forward pass lands) the scheduler thread that owns the GPU. */
-#include "vkinfer/engine.h"
-
+/* The engine behind include/vkinfer/engine.h: loading models (weights,
+ * tokenizer, chat template, runner), turning a request into prompt tokens
+ * (rendering and tokenizing on the caller's thread, so every error comes
+ * back before any GPU work), and the request handle the caller polls. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf/gguf.h"
+#include "sched/engine-internal.h"
 
-#define ENGINE_MAX_MODELS 16
 #define ENGINE_DEFAULT_CTX 4096
-
-struct engine_model {
-        struct vkinfer_model_info info;
-        struct gguf_file *gguf;
-        char *name, *path, *arch;
-};
-
-struct vkinfer_engine {
-        struct vkinfer_engine_config config;
-        struct engine_model models[ENGINE_MAX_MODELS];
-        size_t n_models;
-};
+#define ENGINE_DEFAULT_QUEUE 64
+#define ENGINE_DEFAULT_SEQS 16
+#define ENGINE_DEFAULT_BATCH 512
 
 static int fail(struct vkinfer_error *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct vkinfer_error *err, int r, const char *fmt, ...) {
@@ -42,20 +33,67 @@ int vkinfer_engine_new(const struct vkinfer_engine_config *config, struct vkinfe
         if (!e)
                 return fail(err, -ENOMEM, "out of memory");
         e->config = *config;
+        if (!e->config.queue_size)
+                e->config.queue_size = ENGINE_DEFAULT_QUEUE;
+        if (!e->config.max_sequences)
+                e->config.max_sequences = ENGINE_DEFAULT_SEQS;
+        if (!e->config.max_batch_tokens)
+                e->config.max_batch_tokens = ENGINE_DEFAULT_BATCH;
+        pthread_mutex_init(&e->lock, NULL);
+        pthread_cond_init(&e->wake, NULL);
+        int r = scheduler_start(e);
+        if (r < 0) {
+                free(e);
+                return fail(err, r, "cannot start the scheduler thread: %s", strerror(-r));
+        }
         *ret = e;
         return 0;
+}
+
+static void model_unload(struct engine_model *m) {
+        if (m->runner)
+                m->runner->ops->destroy(m->runner);
+        chat_template_free(m->tmpl);
+        tokenizer_free(m->tok);
+        model_free(m->model);
+        gguf_close(m->gguf);
+        free(m->name);
+        free(m->path);
+        free(m->arch);
+        free(m->bos_text);
+        free(m->eos_text);
+        memset(m, 0, sizeof(*m));
 }
 
 void vkinfer_engine_free(struct vkinfer_engine *e) {
         if (!e)
                 return;
-        for (size_t i = 0; i < e->n_models; i++) {
-                gguf_close(e->models[i].gguf);
-                free(e->models[i].name);
-                free(e->models[i].path);
-                free(e->models[i].arch);
-        }
+        scheduler_stop(e);
+        for (size_t i = 0; i < e->n_models; i++)
+                model_unload(&e->models[i]);
+        pthread_mutex_destroy(&e->lock);
+        pthread_cond_destroy(&e->wake);
         free(e);
+}
+
+static char *token_text(const struct tokenizer *t, int32_t id) {
+        size_t len;
+        const char *p = id >= 0 ? tokenizer_token_piece(t, id, &len) : NULL;
+        if (!p)
+                return NULL;
+        char *s = malloc(len + 1);
+        if (s) {
+                memcpy(s, p, len);
+                s[len] = 0;
+        }
+        return s;
+}
+
+/* Picks the runner for the configured device. */
+static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t n_ctx, struct vkinfer_err *err) {
+        /* The CPU reference serves every device until the Vulkan runner is
+         * wired in; `device = cpu-reference` will keep selecting it. */
+        return runner_cpu_new(m->model, n_ctx, e->config.max_sequences, &m->runner, err);
 }
 
 int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const char *path, uint32_t n_ctx,
@@ -65,42 +103,56 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
         for (size_t i = 0; i < e->n_models; i++)
                 if (strcmp(e->models[i].name, name) == 0)
                         return fail(err, -EEXIST, "a model named '%s' is already loaded", name);
-        struct vkinfer_err gerr = {{0}};
         struct engine_model *m = &e->models[e->n_models];
         memset(m, 0, sizeof(*m));
-        int r = gguf_open(path, &m->gguf, &gerr);
-        if (r < 0)
-                return fail(err, r, "%s", gerr.msg);
-        struct gguf_str arch;
-        if (gguf_get_str(m->gguf, "general.architecture", &arch, &gerr) < 0) {
-                m->gguf = gguf_close(m->gguf);
-                return fail(err, -EINVAL, "%s: no general.architecture", path);
+        struct vkinfer_err verr = {{0}};
+        int r;
+        if ((r = gguf_open(path, &m->gguf, &verr)) < 0 || (r = model_load(m->gguf, &m->model, &verr)) < 0 ||
+            (r = tokenizer_new_from_gguf(m->gguf, &m->tok, &verr)) < 0) {
+                fail(err, r, "%s: %s", path, verr.msg);
+                model_unload(m);
+                return r;
         }
-        m->arch = gguf_str_dup(arch);
+        struct gguf_str tmpl;
+        if (gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl, NULL) == 0) {
+                char *src = gguf_str_dup(tmpl);
+                /* A template we cannot parse only disables chat for the model;
+                 * requests then say why. */
+                if (src && chat_template_new(src, &m->tmpl, &verr) < 0)
+                        m->tmpl = NULL;
+                free(src);
+        }
         m->name = strdup(name);
         m->path = strdup(path);
-        if (!m->arch || !m->name || !m->path) {
-                m->gguf = gguf_close(m->gguf);
+        m->arch = strdup(model_arch_name(m->model->hp.arch));
+        m->bos_text = token_text(m->tok, tokenizer_bos(m->tok));
+        m->eos_text = token_text(m->tok, tokenizer_eos(m->tok));
+        if (!m->name || !m->path || !m->arch) {
+                model_unload(m);
                 return fail(err, -ENOMEM, "out of memory");
         }
-        char key[128];
-        uint32_t ctx_train = 0;
-        snprintf(key, sizeof(key), "%s.context_length", m->arch);
-        (void) gguf_get_u32(m->gguf, key, &ctx_train, NULL);
+        uint32_t ctx_train = m->model->hp.n_ctx_train;
         if (n_ctx == 0)
                 n_ctx = ctx_train && ctx_train < ENGINE_DEFAULT_CTX ? ctx_train : ENGINE_DEFAULT_CTX;
+        if ((r = runner_for(e, m, n_ctx, &verr)) < 0) {
+                fail(err, r, "%s: %s", path, verr.msg);
+                model_unload(m);
+                return r;
+        }
         uint64_t params = 0;
-        for (uint64_t i = 0; i < m->gguf->n_tensors; i++)
-                params += m->gguf->tensors[i].n_elements;
+        for (size_t i = 0; i < m->model->n_tensors; i++)
+                params += m->model->tensors[i]->n_elements;
         m->info = (struct vkinfer_model_info){
                 .name = m->name,
                 .path = m->path,
                 .architecture = m->arch,
                 .n_ctx = n_ctx,
                 .n_params = params,
-                .has_chat_template = gguf_find_kv(m->gguf, "tokenizer.chat_template") != NULL,
+                .has_chat_template = m->tmpl != NULL,
         };
+        pthread_mutex_lock(&e->lock);
         e->n_models++;
+        pthread_mutex_unlock(&e->lock);
         return 0;
 }
 
@@ -113,35 +165,259 @@ const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engin
 }
 
 const char *vkinfer_engine_device_name(const struct vkinfer_engine *e) {
-        return "none";
+        if (e->n_models == 0)
+                return "none";
+        struct runner *r = e->models[0].runner;
+        return r->ops->device_name(r);
 }
 
 void vkinfer_engine_stats(struct vkinfer_engine *e, struct vkinfer_engine_stats *ret) {
         memset(ret, 0, sizeof(*ret));
+        pthread_mutex_lock(&e->lock);
+        ret->queued = e->n_queued;
+        ret->running = e->n_running;
+        for (size_t i = 0; i < e->n_models; i++) {
+                uint64_t used, total;
+                e->models[i].runner->ops->kv_usage(e->models[i].runner, &used, &total);
+                ret->kv_blocks_used += used;
+                ret->kv_blocks_total += total;
+        }
+        pthread_mutex_unlock(&e->lock);
 }
 
-int vkinfer_engine_submit(struct vkinfer_engine *e, const struct vkinfer_gen_params *params,
-                          vkinfer_notify_fn notify, void *userdata, struct vkinfer_request **ret,
-                          struct vkinfer_error *err) {
-        const char *want = params->model;
-        size_t i = 0;
-        if (want) {
-                for (i = 0; i < e->n_models; i++)
-                        if (strcmp(e->models[i].name, want) == 0)
-                                break;
-                if (i == e->n_models)
-                        return fail(err, -ENOENT, "the model '%s' does not exist", want);
+/* ---- Submission ---- */
+
+/* Renders the chat with the model's template; *ret_in_think tells whether the
+ * prompt leaves the model inside a <think> block (the R1 templates do). */
+static int render_chat(struct engine_model *m, const struct vkinfer_gen_params *p, char **ret,
+                       struct vkinfer_error *err) {
+        if (!m->tmpl)
+                return fail(err, -EINVAL, "the model '%s' has no chat template it can use; use /v1/completions",
+                            m->name);
+        json_t *msgs = json_array();
+        for (size_t i = 0; i < p->n_messages; i++) {
+                json_t *o = json_pack("{s:s, s:s}", "role", p->messages[i].role, "content",
+                                      p->messages[i].content ? p->messages[i].content : "");
+                if (o && p->messages[i].reasoning_content)
+                        json_object_set_new(o, "reasoning_content", json_string(p->messages[i].reasoning_content));
+                json_array_append_new(msgs, o);
         }
-        return fail(err, -ENODEV, "text generation is not available yet in this build");
+        const char *names[32];
+        char *values[32];
+        size_t n_vars = 0;
+        json_t *vars = NULL;
+        if (p->template_vars_json) {
+                vars = json_loads(p->template_vars_json, 0, NULL);
+                const char *k;
+                json_t *v;
+                json_object_foreach(vars, k, v) {
+                        if (n_vars == 32)
+                                break;
+                        names[n_vars] = k;
+                        values[n_vars++] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+                }
+        }
+        struct chat_render_opts opts = {
+                .bos_token = m->bos_text,
+                .eos_token = m->eos_text,
+                .add_generation_prompt = true,
+                .var_names = names,
+                .var_values_json = (const char *const *) values,
+                .n_vars = n_vars,
+        };
+        struct vkinfer_err verr = {{0}};
+        int r = chat_template_apply(m->tmpl, msgs, &opts, ret, &verr);
+        for (size_t i = 0; i < n_vars; i++)
+                free(values[i]);
+        json_decref(vars);
+        json_decref(msgs);
+        if (r < 0)
+                return fail(err, -EINVAL, "chat template: %s", verr.msg);
+        return 0;
+}
+
+static bool family_thinks(enum chat_family f) {
+        return f == CHAT_FAMILY_DEEPSEEK_R1 || f == CHAT_FAMILY_DEEPSEEK_V3_1 || f == CHAT_FAMILY_R1_DISTILL_QWEN ||
+               f == CHAT_FAMILY_R1_DISTILL_LLAMA;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+        size_t n = strlen(s), k = strlen(suffix);
+        return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+void request_destroy(struct vkinfer_request *r) {
+        if (!r)
+                return;
+        free(r->prompt);
+        sampler_finish(&r->sampler);
+        tokenizer_decoder_free(r->decoder);
+        text_filter_finish(&r->filter);
+        for (size_t i = 0; i < r->n_stop; i++)
+                free(r->stop[i]);
+        free(r->stop);
+        text_out_reset(&r->content);
+        text_out_reset(&r->reasoning);
+        free(r);
+}
+
+int vkinfer_engine_submit(struct vkinfer_engine *e, const struct vkinfer_gen_params *p, vkinfer_notify_fn notify,
+                          void *userdata, struct vkinfer_request **ret, struct vkinfer_error *err) {
+        if (e->n_models == 0)
+                return fail(err, -ENODEV, "no model is loaded");
+        struct engine_model *m = &e->models[0];
+        if (p->model) {
+                m = NULL;
+                for (size_t i = 0; i < e->n_models; i++)
+                        if (strcmp(e->models[i].name, p->model) == 0)
+                                m = &e->models[i];
+                if (!m)
+                        return fail(err, -ENOENT, "the model '%s' does not exist", p->model);
+        }
+        if (!p->messages && !p->prompt)
+                return fail(err, -EINVAL, "neither messages nor a prompt");
+
+        char *text = NULL;
+        bool parse_think = false, in_think = false, add_bos = tokenizer_add_bos(m->tok);
+        int r;
+        if (p->messages) {
+                if ((r = render_chat(m, p, &text, err)) < 0)
+                        return r;
+                parse_think = family_thinks(chat_template_family(m->tmpl));
+                in_think = parse_think && (ends_with(text, "<think>\n") || ends_with(text, "<think>"));
+                /* The templates write the BOS text themselves. */
+                if (m->bos_text && strncmp(text, m->bos_text, strlen(m->bos_text)) == 0)
+                        add_bos = false;
+        } else {
+                text = strdup(p->prompt);
+                if (!text)
+                        return fail(err, -ENOMEM, "out of memory");
+        }
+
+        struct vkinfer_request *rq = calloc(1, sizeof(*rq));
+        if (!rq) {
+                free(text);
+                return fail(err, -ENOMEM, "out of memory");
+        }
+        rq->e = e;
+        rq->m = m;
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        struct vkinfer_err verr = {{0}};
+        r = tokenizer_encode(m->tok, text, strlen(text), add_bos, true, &ids, &n_ids, &verr);
+        free(text);
+        if (r < 0) {
+                request_destroy(rq);
+                return fail(err, r == -ENOMEM ? r : -EINVAL, "cannot tokenize the prompt: %s", verr.msg);
+        }
+        rq->prompt = ids;
+        rq->n_prompt = (uint32_t) n_ids;
+        uint32_t n_ctx = m->info.n_ctx;
+        if (n_ids == 0) {
+                request_destroy(rq);
+                return fail(err, -EINVAL, "the prompt is empty");
+        }
+        if (n_ids >= n_ctx) {
+                request_destroy(rq);
+                return fail(err, -E2BIG, "the prompt has %zu tokens; the context of '%s' holds %u", n_ids, m->name,
+                            n_ctx);
+        }
+        if (p->max_tokens >= 0 && (uint64_t) n_ids + (uint64_t) p->max_tokens > n_ctx) {
+                request_destroy(rq);
+                return fail(err, -E2BIG, "the prompt (%zu tokens) plus max_tokens (%lld) exceeds the context of %u",
+                            n_ids, (long long) p->max_tokens, n_ctx);
+        }
+        rq->max_new = p->max_tokens >= 0 ? (uint32_t) p->max_tokens : n_ctx - (uint32_t) n_ids;
+
+        if ((r = sampler_init(&rq->sampler, &p->sampling, m->runner->n_vocab)) < 0 ||
+            (r = tokenizer_decoder_new(m->tok, TOKENIZER_DECODE_REPLACE_INVALID, &rq->decoder)) < 0) {
+                request_destroy(rq);
+                return fail(err, r, "out of memory");
+        }
+        size_t first = n_ids > SAMPLER_PENALTY_LAST_N ? n_ids - SAMPLER_PENALTY_LAST_N : 0;
+        for (size_t i = first; i < n_ids; i++)
+                sampler_accept(&rq->sampler, ids[i]);
+        if (p->n_stop) {
+                rq->stop = calloc(p->n_stop, sizeof(*rq->stop));
+                if (!rq->stop) {
+                        request_destroy(rq);
+                        return fail(err, -ENOMEM, "out of memory");
+                }
+                for (size_t i = 0; i < p->n_stop; i++) {
+                        rq->stop[i] = strdup(p->stop[i]);
+                        if (!rq->stop[i]) {
+                                request_destroy(rq);
+                                return fail(err, -ENOMEM, "out of memory");
+                        }
+                        rq->n_stop = i + 1;
+                }
+        }
+        text_filter_init(&rq->filter, (const char *const *) rq->stop, rq->n_stop, parse_think, in_think);
+        rq->notify = notify;
+        rq->userdata = userdata;
+
+        pthread_mutex_lock(&e->lock);
+        if (e->stop || e->n_queued >= e->config.queue_size) {
+                bool stopping = e->stop;
+                pthread_mutex_unlock(&e->lock);
+                request_destroy(rq);
+                if (stopping)
+                        return fail(err, -ESHUTDOWN, "the engine is shutting down");
+                return fail(err, -EBUSY, "the request queue is full (%u waiting)", e->config.queue_size);
+        }
+        rq->in_scheduler = true;
+        if (e->queue_tail)
+                e->queue_tail->next = rq;
+        else
+                e->queue_head = rq;
+        e->queue_tail = rq;
+        e->n_queued++;
+        pthread_cond_signal(&e->wake);
+        pthread_mutex_unlock(&e->lock);
+        *ret = rq;
+        return 0;
+}
+
+/* ---- The request handle ---- */
+
+static char *take_text(struct text_out *o) {
+        char *s = o->p ? o->p : strdup("");
+        memset(o, 0, sizeof(*o));
+        return s;
 }
 
 void vkinfer_request_take(struct vkinfer_request *r, struct vkinfer_output *ret) {
         memset(ret, 0, sizeof(*ret));
-        ret->finish = VKINFER_FINISH_ERROR;
+        pthread_mutex_lock(&r->e->lock);
+        ret->content = take_text(&r->content);
+        ret->reasoning = take_text(&r->reasoning);
+        ret->finish = r->finish;
+        ret->prompt_tokens = r->n_prompt;
+        ret->completion_tokens = r->n_generated;
+        snprintf(ret->error, sizeof(ret->error), "%s", r->error);
+        pthread_mutex_unlock(&r->e->lock);
 }
 
 void vkinfer_request_cancel(struct vkinfer_request *r) {
+        if (!r)
+                return;
+        pthread_mutex_lock(&r->e->lock);
+        r->cancel = true;
+        pthread_cond_signal(&r->e->wake);
+        pthread_mutex_unlock(&r->e->lock);
 }
 
 void vkinfer_request_free(struct vkinfer_request *r) {
+        if (!r)
+                return;
+        struct vkinfer_engine *e = r->e;
+        pthread_mutex_lock(&e->lock);
+        r->notify = NULL; /* from here on the scheduler never calls back */
+        r->client_gone = true;
+        r->cancel = true;
+        bool mine = !r->in_scheduler;
+        pthread_cond_signal(&e->wake);
+        pthread_mutex_unlock(&e->lock);
+        if (mine)
+                request_destroy(r);
 }

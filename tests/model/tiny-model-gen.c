@@ -20,6 +20,17 @@ int main(int argc, char **argv) {
         struct tiny_model_opts o;
         struct vkinfer_err err = {0};
 
+        /* --chat TEMPLATE.jinja (first): attach a byte-level tokenizer and
+         * that chat template, and widen the vocabulary to 264 tokens. */
+        _cleanup_free_ char *tmpl = NULL;
+        if (argc > 2 && strcmp(argv[1], "--chat") == 0) {
+                if (read_file(argv[2], &tmpl, NULL, &err) < 0) {
+                        fprintf(stderr, "%s\n", err.msg);
+                        return 1;
+                }
+                argc -= 2;
+                argv += 2;
+        }
         if (argc < 3 || argc > 5) {
                 fprintf(stderr, "usage: %s VARIANT PATH [f32|f16|bf16|q8_0|q4_0 [SEED]]\nvariants:\n", argv[0]);
                 for (size_t i = 0; tiny_model_variants[i]; i++)
@@ -43,6 +54,11 @@ int main(int argc, char **argv) {
         }
         if (argc == 5)
                 o.seed = strtoull(argv[4], NULL, 0);
+        if (tmpl) {
+                o.chat_template = tmpl;
+                if (o.n_vocab < 264)
+                        o.n_vocab = 264;
+        }
         if (tiny_model_save(&o, argv[2], &err) < 0) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;

@@ -492,6 +492,75 @@ static void write_deepseek2(struct gen *g) {
         }
 }
 
+/* GPT-2's byte-to-character map, as byte-level BPE vocabularies store bytes. */
+static void byte_char(unsigned b, char out[3]) {
+        unsigned cp = b;
+        if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174))) {
+                unsigned n = 0;
+                for (unsigned x = 0; x < b; x++)
+                        if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174)))
+                                n++;
+                cp = 256 + n;
+        }
+        if (cp < 0x80) {
+                out[0] = (char) cp;
+                out[1] = 0;
+        } else {
+                out[0] = (char) (0xc0 | (cp >> 6));
+                out[1] = (char) (0x80 | (cp & 0x3f));
+                out[2] = 0;
+        }
+}
+
+static void write_chat_tokenizer(struct gen *g) {
+        static const char *const specials[] = {
+                "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>",
+                "<think>", "</think>", "<｜▁pad▁｜>", "<｜tool▁calls▁begin｜>",
+        };
+        uint32_t n = g->o->n_vocab;
+        char **tokens = calloc(n, sizeof(*tokens));
+        int32_t *types = calloc(n, sizeof(*types));
+        if (!tokens || !types || n < 256 + ELEMENTSOF(specials)) {
+                g->r = -EINVAL;
+                goto out;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+                tokens[i] = malloc(64);
+                if (!tokens[i]) {
+                        g->r = -ENOMEM;
+                        goto out;
+                }
+                if (i < 256) {
+                        byte_char(i, tokens[i]);
+                        types[i] = 1; /* normal */
+                } else if (i < 256 + ELEMENTSOF(specials)) {
+                        snprintf(tokens[i], 64, "%s", specials[i - 256]);
+                        /* <think> and </think> are user-defined (text) in DeepSeek's vocabulary */
+                        types[i] = strstr(tokens[i], "think") ? 4 : 3;
+                } else {
+                        snprintf(tokens[i], 64, "<unused_%u>", i);
+                        types[i] = 5;
+                }
+        }
+        const char *merges[] = {"Ġ t", "h e", "Ġt he"};
+        if (g->r >= 0) g->r = gguf_writer_set_str(g->w, "tokenizer.ggml.model", "gpt2");
+        if (g->r >= 0) g->r = gguf_writer_set_str(g->w, "tokenizer.ggml.pre", "deepseek-v3");
+        if (g->r >= 0) g->r = gguf_writer_set_arr_str(g->w, "tokenizer.ggml.tokens", (const char *const *) tokens, n);
+        if (g->r >= 0) g->r = gguf_writer_set_arr(g->w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, n);
+        if (g->r >= 0) g->r = gguf_writer_set_arr_str(g->w, "tokenizer.ggml.merges", merges, 0);
+        if (g->r >= 0) g->r = gguf_writer_set_u32(g->w, "tokenizer.ggml.bos_token_id", 256);
+        if (g->r >= 0) g->r = gguf_writer_set_u32(g->w, "tokenizer.ggml.eos_token_id", 257);
+        if (g->r >= 0) g->r = gguf_writer_set_u32(g->w, "tokenizer.ggml.padding_token_id", 262);
+        if (g->r >= 0) g->r = gguf_writer_set_bool(g->w, "tokenizer.ggml.add_bos_token", true);
+        if (g->r >= 0) g->r = gguf_writer_set_bool(g->w, "tokenizer.ggml.add_eos_token", false);
+        if (g->r >= 0) g->r = gguf_writer_set_str(g->w, "tokenizer.chat_template", g->o->chat_template);
+out:
+        for (uint32_t i = 0; tokens && i < n; i++)
+                free(tokens[i]);
+        free(tokens);
+        free(types);
+}
+
 int tiny_model_write(const struct tiny_model_opts *o, uint8_t **ret_data, size_t *ret_size) {
         struct gen g = {
                 .w = gguf_writer_new(),
@@ -504,6 +573,8 @@ int tiny_model_write(const struct tiny_model_opts *o, uint8_t **ret_data, size_t
                 write_deepseek2(&g);
         else
                 write_llama(&g);
+        if (o->chat_template)
+                write_chat_tokenizer(&g);
         int r = g.r;
         if (r >= 0)
                 r = gguf_writer_to_memory(g.w, ret_data, ret_size);

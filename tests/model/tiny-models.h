@@ -60,6 +60,11 @@ struct tiny_model_opts {
         float yarn_factor, yarn_log_mul;
         uint32_t yarn_orig_ctx;
 
+        /* A byte-level BPE tokenizer (the 256 bytes, DeepSeek's special
+         * tokens, unused ids up to n_vocab, which must be >= 264) and this
+         * chat template: a model the engine and daemon can serve. */
+        const char *chat_template;
+
         /* Broken files for loader tests */
         const char *omit_tensor;      /* not written */
         const char *bad_shape_tensor; /* written with its last dimension one larger */

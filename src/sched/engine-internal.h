@@ -1,0 +1,80 @@
+/* Shared between engine.c (models, submission, the request API) and
+ * scheduler.c (the thread that owns the GPU). One mutex, e->lock, guards
+ * the queue, the running list and every request's output and flags. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "chat/chat-template.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "sample/sampler.h"
+#include "sample/text-filter.h"
+#include "sched/runner.h"
+#include "tokenizer/tokenizer.h"
+#include "vkinfer/engine.h"
+
+#define ENGINE_MAX_MODELS 16
+
+struct engine_model {
+        struct vkinfer_model_info info;
+        char *name, *path, *arch;
+        struct gguf_file *gguf;
+        struct model *model;
+        struct tokenizer *tok;
+        struct chat_template *tmpl; /* NULL when the file has none */
+        char *bos_text, *eos_text;  /* for templates */
+        struct runner *runner;
+};
+
+struct vkinfer_request {
+        struct vkinfer_engine *e;
+        struct engine_model *m;
+        /* fixed at submission */
+        int32_t *prompt;
+        uint32_t n_prompt;
+        uint32_t max_new; /* tokens to generate at most */
+        struct sampler sampler;
+        struct tokenizer_decoder *decoder;
+        struct text_filter filter;
+        char **stop; /* owned copies */
+        size_t n_stop;
+        /* scheduler state (scheduler thread only) */
+        bool has_seq;
+        uint32_t seq;
+        uint32_t n_cached;    /* tokens in the sequence's cache */
+        uint32_t n_generated;
+        int32_t last_token;
+        /* shared (under e->lock) */
+        vkinfer_notify_fn notify; /* NULL once the client let go */
+        void *userdata;
+        bool cancel;       /* client asked to stop */
+        bool client_gone;  /* vkinfer_request_free was called */
+        bool in_scheduler; /* queued or running: the scheduler frees it */
+        enum vkinfer_finish finish;
+        char error[256];
+        struct text_out content, reasoning; /* not yet taken */
+        struct vkinfer_request *next;      /* queue / running list */
+};
+
+struct vkinfer_engine {
+        struct vkinfer_engine_config config;
+        struct engine_model models[ENGINE_MAX_MODELS];
+        size_t n_models;
+
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        pthread_t thread;
+        bool thread_started, stop;
+        struct vkinfer_request *queue_head, *queue_tail;
+        uint32_t n_queued;
+        struct vkinfer_request *running;
+        uint32_t n_running;
+};
+
+/* scheduler.c */
+int scheduler_start(struct vkinfer_engine *e);
+void scheduler_stop(struct vkinfer_engine *e);
+/* Frees a request nobody references any more (lock held or not needed). */
+void request_destroy(struct vkinfer_request *r);
