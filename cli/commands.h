@@ -9,3 +9,6 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_chat(int argc, char **argv);

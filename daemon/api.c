@@ -1,5 +1,7 @@
 #include "api.h"
 
+#include "vkinfer/vkinfer.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -406,6 +408,26 @@ char *api_models_json(struct vkinfer_engine *e, long created) {
                                                       m->has_chat_template));
         }
         json_t *j = json_pack("{s:s, s:o}", "object", "list", "data", data);
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        return s;
+}
+
+char *api_status_json(struct vkinfer_engine *e, bool draining) {
+        struct vkinfer_engine_stats st;
+        vkinfer_engine_stats(e, &st);
+        json_t *models = json_array();
+        for (size_t i = 0; i < vkinfer_engine_model_count(e); i++) {
+                const struct vkinfer_model_info *m = vkinfer_engine_model(e, i);
+                json_array_append_new(models, json_pack("{s:s, s:s, s:s, s:i}", "name", m->name, "architecture",
+                                                        m->architecture, "path", m->path, "context_length",
+                                                        (json_int_t) m->n_ctx));
+        }
+        json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:{s:I, s:I}}", "version", vkinfer_version(), "state",
+                              draining ? "draining" : "serving", "device", vkinfer_engine_device_name(e), "models",
+                              models, "queued", (json_int_t) st.queued, "running", (json_int_t) st.running,
+                              "kv_cache", "blocks_used", (json_int_t) st.kv_blocks_used, "blocks_total",
+                              (json_int_t) st.kv_blocks_total);
         char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         return s;

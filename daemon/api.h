@@ -51,3 +51,5 @@ char *api_chunk_event(const struct api_request *r, const char *id, long created,
 char *api_usage_event(const struct api_request *r, const char *id, long created, uint32_t prompt_tokens,
                       uint32_t completion_tokens);
 char *api_models_json(struct vkinfer_engine *e, long created);
+/* GET /status: device, models, queue, running sequences, KV-cache use. */
+char *api_status_json(struct vkinfer_engine *e, bool draining);

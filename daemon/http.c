@@ -62,6 +62,7 @@ enum route {
         ROUTE_NONE,
         ROUTE_HEALTH,
         ROUTE_MODELS,
+        ROUTE_STATUS,
         ROUTE_CHAT,
         ROUTE_COMPLETIONS,
 };
@@ -339,6 +340,7 @@ static enum route route_for(const char *url, const char **ret_method) {
         } routes[] = {
                 {"/health", "GET", ROUTE_HEALTH},
                 {"/v1/models", "GET", ROUTE_MODELS},
+                {"/status", "GET", ROUTE_STATUS},
                 {"/v1/chat/completions", "POST", ROUTE_CHAT},
                 {"/v1/completions", "POST", ROUTE_COMPLETIONS},
         };
@@ -418,6 +420,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         case ROUTE_MODELS:
                 return respond_json(x, 200, api_models_json(m->engine, (long) time(NULL)));
+        case ROUTE_STATUS:
+                return respond_json(x, 200, api_status_json(m->engine, m->draining));
         case ROUTE_CHAT:
         case ROUTE_COMPLETIONS:
                 if (!x->started) {
