@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <microhttpd.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 manager_exchange_done(m);
 }
 
+/* MHD's own messages (a client that vanished mid-answer, say) are routine:
+ * they go to the debug level, shown with VKINFER_DEBUG=1. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        static int debug = -1;
+        if (debug < 0)
+                debug = getenv("VKINFER_DEBUG") != NULL;
+        if (!debug)
+                return;
+        char line[512];
+        vsnprintf(line, sizeof(line), fmt, ap);
+        line[strcspn(line, "\n")] = 0;
+        log_print(7, "http: %s", line);
+}
+
 /* ---- sd-event glue ---- */
 
 static void update_timer(struct http_server *s) {
@@ -519,7 +534,8 @@ int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_
                                   on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
                                   on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) m->config.request_timeout_sec,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 128 * 1024, MHD_OPTION_END);
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 128 * 1024,
+                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
         if (!s->mhd) {
                 free(s);
                 return -EIO;

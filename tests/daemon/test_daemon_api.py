@@ -3,8 +3,9 @@
 the standard-library client and with curl: listing, health, and every kind of
 bad request getting its OpenAI-shaped error while the daemon keeps serving.
 
-usage: test_daemon_api.py VKINFERD MODEL.gguf"""
+usage: test_daemon_api.py VKINFERD MODEL.gguf VKINFER"""
 import os
+import json
 import shutil
 import signal
 import socket
@@ -12,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -50,11 +52,115 @@ def start(vkinferd, model, sock, *extra):
     raise SystemExit("vkinferd did not start")
 
 
+def status(sock):
+    st, body = vc.request(sock, "GET", "/status")
+    return body
+
+
+def collect(sock, url, body):
+    """A streamed request's text, finish reason, usage and event count."""
+    text, reasoning, finish, usage, n = "", "", None, None, 0
+    for ev in vc.stream(sock, url, body):
+        n += 1
+        if ev == "[DONE]":
+            break
+        if ev.get("usage"):
+            usage = ev["usage"]
+        for ch in ev.get("choices", []):
+            d = ch.get("delta", ch)
+            text += d.get("content", "") if "delta" in ch else d.get("text", "")
+            reasoning += d.get("reasoning_content", "") if "delta" in ch else ""
+            finish = ch.get("finish_reason") or finish
+    return text, finish, usage, n
+
+
+def gen_tests(sock, name, vkinfer):
+    chat = {"messages": [{"role": "user", "content": "In the beginning"}], "max_tokens": 12, "seed": 7}
+    st, body = vc.request(sock, "POST", "/v1/chat/completions", body=chat)
+    check(st == 200 and body["object"] == "chat.completion" and body["model"] == name, "chat: %s %s" % (st, body))
+    msg = body["choices"][0]["message"]
+    check(isinstance(msg["content"], str) and body["choices"][0]["finish_reason"] in ("stop", "length"),
+          "chat message: %s" % body)
+    u = body["usage"]
+    check(u["prompt_tokens"] > 0 and 0 < u["completion_tokens"] <= 12 and
+          u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"], "usage: %s" % u)
+    whole = msg["content"]
+
+    # Streaming gives the same text for the same seed, with usage and [DONE].
+    text, finish, usage, n = collect(sock, "/v1/chat/completions",
+                                     dict(chat, stream_options={"include_usage": True}))
+    check(text == whole and finish == body["choices"][0]["finish_reason"], "stream %r vs whole %r" % (text, whole))
+    check(usage == u, "stream usage %s vs %s" % (usage, u))
+
+    st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "the", "max_tokens": 5, "seed": 1})
+    check(st == 200 and body["object"] == "text_completion" and isinstance(body["choices"][0]["text"], str),
+          "completion: %s" % body)
+
+    # A prompt longer than the context is refused before any work.
+    st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "x" * 5000})
+    check(st == 400 and "context" in body["error"]["message"], "over-long prompt: %s %s" % (st, body))
+
+    # Stop strings end the text and never appear in it.
+    long_req = {"prompt": "the", "max_tokens": 40, "seed": 5, "temperature": 1}
+    st, body = vc.request(sock, "POST", "/v1/completions", body=long_req)
+    full = body["choices"][0]["text"]
+    if len(full) > 8:
+        stop = full[len(full) // 2: len(full) // 2 + 3]
+        st, body = vc.request(sock, "POST", "/v1/completions", body=dict(long_req, stop=[stop]))
+        got = body["choices"][0]["text"]
+        check(got == full[:full.index(stop)] and body["choices"][0]["finish_reason"] == "stop",
+              "stop %r: %r vs %r" % (stop, got, full))
+
+    # 8 concurrent streams with different seeds each equal the same request alone.
+    reqs = [{"messages": [{"role": "user", "content": "Request %d" % i}], "max_tokens": 16, "seed": 100 + i,
+             "temperature": 1.0} for i in range(8)]
+    alone = [collect(sock, "/v1/chat/completions", r)[0] for r in reqs]
+    results = [None] * 8
+
+    def run(i):
+        results[i] = collect(sock, "/v1/chat/completions", reqs[i])[0]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    # Bad requests while the streams run: each gets its error, the streams go on.
+    st, _ = vc.request(sock, "POST", "/v1/chat/completions", raw=b"{broken")
+    check(st == 400, "bad JSON during streams")
+    check(vc.raw_exchange(sock, b"NOT HTTP AT ALL\r\n\r\n").startswith(b"HTTP/1.1 400"), "bad HTTP during streams")
+    for t in threads:
+        t.join()
+    check(results == alone, "concurrent streams differ from alone:\n%s\n%s" % (results, alone))
+
+    # Cancelling mid-stream frees the sequence's KV blocks.
+    c = vc.UnixHTTPConnection(sock)
+    c.request("POST", "/v1/completions", body=json.dumps({"prompt": "the", "max_tokens": 3000, "stream": True}),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.fp.readline()
+    busy = status(sock)
+    c.close()
+    freed = False
+    for _ in range(200):
+        s = status(sock)
+        if s["running"] == 0 and s["kv_cache"]["blocks_used"] == 0:
+            freed = True
+            break
+        time.sleep(0.05)
+    check(busy["running"] == 1 and busy["kv_cache"]["blocks_used"] > 0, "running while streaming: %s" % busy)
+    check(freed, "KV blocks not freed after the client left: %s" % status(sock))
+
+    # The CLI: vkinfer status and vkinfer chat against the daemon.
+    env = dict(os.environ, VKINFER_SOCKET=sock)
+    out = subprocess.run([vkinfer, "status"], capture_output=True, text=True, env=env, timeout=60)
+    check(out.returncode == 0 and "kv cache: 0 of" in out.stdout, "vkinfer status: %s" % out.stdout)
+    out = subprocess.run([vkinfer, "chat", "hello"], capture_output=True, text=True, env=env, timeout=120)
+    check(out.returncode == 0 and out.stdout.endswith("\n"), "vkinfer chat: %r %r" % (out.stdout, out.stderr))
+
+
 def main():
-    vkinferd, model = sys.argv[1], sys.argv[2]
+    vkinferd, model, vkinfer = sys.argv[1], sys.argv[2], sys.argv[3]
     tmp = tempfile.mkdtemp(prefix="vkinferd-test-")
     sock = os.path.join(tmp, "sub", "vkinfer.sock")
-    p = start(vkinferd, model, sock)
+    p = start(vkinferd, model, sock, "--no-dbus")
     name = os.path.basename(model)[:-5]
     try:
         mode = stat.S_IMODE(os.stat(sock).st_mode)
@@ -131,6 +237,8 @@ def main():
                                  capture_output=True, text=True, timeout=30).stdout
             check(out == "400", "curl bad JSON: %r" % out)
 
+
+        gen_tests(sock, name, vkinfer)
         check(p.poll() is None, "daemon still running")
     finally:
         p.send_signal(signal.SIGTERM)
