@@ -259,6 +259,8 @@ int api_request_parse(enum api_kind kind, const char *body, size_t len, struct a
                         p->top_logprobs = (int32_t) v;
         }
 
+        if ((ret = get_bool(root, "ignore_eos", &p->ignore_eos, err, size, ret_param)) < 0)
+                return ret;
         if ((ret = get_bool(root, "stream", &r->stream, err, size, ret_param)) < 0)
                 return ret;
         json_t *so = json_object_get(root, "stream_options");

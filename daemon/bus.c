@@ -1,7 +1,9 @@
 /* org.vkinfer.Inference1 over sd-bus. Each Chat/Complete call creates a
  * request object /org/vkinfer/Inference1/request/N implementing
  * org.vkinfer.Inference1.Request (Cancel, Delta, Finished); it disappears
- * after Finished. A caller that leaves the bus cancels its requests. On the
+ * after Finished. With the option cancel_on_disconnect, a caller that leaves
+ * the bus cancels its requests (off by default, so that a one-shot
+ * `busctl call` can start a chat that others watch). On the
  * system bus the signals go only to the caller (other users must not read
  * them); on a session bus they are broadcast, so `gdbus monitor` shows them. */
 #include "bus.h"
@@ -35,6 +37,7 @@ struct bus_request {
         struct vkinfer_request *req;
         atomic_bool pending;
         bool finished;
+        bool track_caller; /* cancel when the caller leaves the bus */
         /* storage the engine params point into */
         struct vkinfer_message *messages;
         char **strings;
@@ -252,6 +255,16 @@ static int parse_options(sd_bus_message *msg, struct bus_request *br, struct vki
                                                          "at most %d stop strings", BUS_MAX_STOP);
                         p->stop = br->stop;
                         p->n_stop = n;
+                } else if (strcmp(key, "ignore_eos") == 0 && strcmp(contents, "b") == 0) {
+                        int b;
+                        if ((r = sd_bus_message_read(msg, "b", &b)) < 0)
+                                return r;
+                        p->ignore_eos = b;
+                } else if (strcmp(key, "cancel_on_disconnect") == 0 && strcmp(contents, "b") == 0) {
+                        int b;
+                        if ((r = sd_bus_message_read(msg, "b", &b)) < 0)
+                                return r;
+                        br->track_caller = b;
                 } else if (strcmp(key, "enable_thinking") == 0 && strcmp(contents, "b") == 0) {
                         int b;
                         if ((r = sd_bus_message_read(msg, "b", &b)) < 0)
@@ -364,8 +377,8 @@ static int start_request(sd_bus_message *msg, struct manager *m, bool chat, sd_b
                 br->model = strdup(vkinfer_engine_model(m->engine, 0)->name);
         if ((r = sd_bus_add_object_vtable(m->bus, &br->slot, br->path, BUS_REQ_IFACE, request_vtable, br)) < 0)
                 goto fail;
-        if ((r = sd_bus_track_new(m->bus, &br->track, on_caller_gone, br)) < 0 ||
-            (r = sd_bus_track_add_sender(br->track, msg)) < 0)
+        if (br->track_caller && ((r = sd_bus_track_new(m->bus, &br->track, on_caller_gone, br)) < 0 ||
+                                 (r = sd_bus_track_add_sender(br->track, msg)) < 0))
                 goto fail;
         struct vkinfer_error verr = {{0}};
         r = vkinfer_engine_submit(m->engine, &p, on_bus_notify, br, &br->req, &verr);

@@ -531,11 +531,11 @@ int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_
         s->listen_fd = listen_fd;
         s->is_unix = is_unix;
         s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                                  on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
+                                  on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                                  MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
                                   on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) m->config.request_timeout_sec,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 128 * 1024,
-                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 128 * 1024, MHD_OPTION_END);
         if (!s->mhd) {
                 free(s);
                 return -EIO;

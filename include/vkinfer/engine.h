@@ -89,6 +89,7 @@ struct vkinfer_gen_params {
         const char *const *stop; /* stop strings, never part of the output */
         size_t n_stop;
         int32_t top_logprobs; /* < 0: no logprobs; 0..20: with that many alternatives */
+        bool ignore_eos;      /* keep generating past end-of-generation tokens (benchmarks, tests) */
 };
 
 /* Called on the scheduler thread whenever a request has new output or has

@@ -26,6 +26,8 @@ struct engine_model {
         struct chat_template *tmpl; /* NULL when the file has none */
         char *bos_text, *eos_text;  /* for templates */
         struct runner *runner;
+        int32_t *eog_ids; /* every end-of-generation token, for ignore_eos */
+        size_t n_eog;
 };
 
 struct vkinfer_request {
@@ -35,6 +37,7 @@ struct vkinfer_request {
         int32_t *prompt;
         uint32_t n_prompt;
         uint32_t max_new; /* tokens to generate at most */
+        bool ignore_eos;
         struct sampler sampler;
         struct tokenizer_decoder *decoder;
         struct text_filter filter;

@@ -62,6 +62,7 @@ static void model_unload(struct engine_model *m) {
         free(m->arch);
         free(m->bos_text);
         free(m->eos_text);
+        free(m->eog_ids);
         memset(m, 0, sizeof(*m));
 }
 
@@ -131,6 +132,17 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
                 model_unload(m);
                 return fail(err, -ENOMEM, "out of memory");
         }
+        int32_t n_vocab = tokenizer_n_vocab(m->tok);
+        for (int32_t id = 0; id < n_vocab; id++)
+                if (tokenizer_is_eog(m->tok, id)) {
+                        int32_t *v = realloc(m->eog_ids, (m->n_eog + 1) * sizeof(*v));
+                        if (!v) {
+                                model_unload(m);
+                                return fail(err, -ENOMEM, "out of memory");
+                        }
+                        m->eog_ids = v;
+                        m->eog_ids[m->n_eog++] = id;
+                }
         uint32_t ctx_train = m->model->hp.n_ctx_train;
         if (n_ctx == 0)
                 n_ctx = ctx_train && ctx_train < ENGINE_DEFAULT_CTX ? ctx_train : ENGINE_DEFAULT_CTX;
@@ -327,6 +339,7 @@ int vkinfer_engine_submit(struct vkinfer_engine *e, const struct vkinfer_gen_par
                 return fail(err, -E2BIG, "the prompt (%zu tokens) plus max_tokens (%lld) exceeds the context of %u",
                             n_ids, (long long) p->max_tokens, n_ctx);
         }
+        rq->ignore_eos = p->ignore_eos;
         rq->max_new = p->max_tokens >= 0 ? (uint32_t) p->max_tokens : n_ctx - (uint32_t) n_ids;
 
         if ((r = sampler_init(&rq->sampler, &p->sampling, m->runner->n_vocab)) < 0 ||

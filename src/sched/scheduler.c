@@ -6,6 +6,7 @@
  * token with the sequence's own sampler, turns it into text, and wakes the
  * client. Cancelled and finished sequences free their cache at once. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +190,12 @@ static void step_model(struct vkinfer_engine *e, struct engine_model *m, struct 
                 for (size_t i = 0; i < b->n; i++)
                         if (b->items[i].want_logits) {
                                 struct vkinfer_request *r = b->owners[i];
-                                next[i] = sampler_sample(&r->sampler, b->logits + row++ * run->n_vocab);
+                                float *logits = b->logits + row++ * run->n_vocab;
+                                if (r->ignore_eos)
+                                        for (size_t k = 0; k < m->n_eog; k++)
+                                                if ((uint32_t) m->eog_ids[k] < run->n_vocab)
+                                                        logits[m->eog_ids[k]] = -INFINITY;
+                                next[i] = sampler_sample(&r->sampler, logits);
                                 sampler_accept(&r->sampler, next[i]);
                         }
         pthread_mutex_lock(&e->lock);

@@ -132,10 +132,11 @@ def gen_tests(sock, name, vkinfer):
 
     # Cancelling mid-stream frees the sequence's KV blocks.
     c = vc.UnixHTTPConnection(sock)
-    c.request("POST", "/v1/completions", body=json.dumps({"prompt": "the", "max_tokens": 3000, "stream": True}),
+    c.request("POST", "/v1/completions", body=json.dumps({"prompt": "the", "max_tokens": 3000, "stream": True, "ignore_eos": True}),
               headers={"Content-Type": "application/json"})
     r = c.getresponse()
-    r.fp.readline()
+    for _ in range(8):  # past the first (role) chunk: tokens are flowing
+        r.fp.readline()
     busy = status(sock)
     c.close()
     freed = False

@@ -28,6 +28,55 @@ def busctl(*args):
     return r.returncode, r.stdout.strip(), r.stderr.strip()
 
 
+def wait_for(path, needle, timeout=60):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        text = open(path).read()
+        if needle in text:
+            return text
+        time.sleep(0.05)
+    return open(path).read()
+
+
+def chat_signals(tmp):
+    """A Chat streams Delta signals that gdbus monitor shows, then Finished;
+    Cancel ends a long request with Finished('cancelled')."""
+    if not shutil.which("gdbus"):
+        return
+    mon_path = os.path.join(tmp, "monitor")
+    mon = subprocess.Popen(["gdbus", "monitor", "--session", "--dest", DEST[0]], stdout=open(mon_path, "w"),
+                           stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # let the monitor subscribe
+        rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "1", "user", "Hello", "2",
+                              "max_tokens", "u", "8", "seed", "t", "3")
+        check(rc == 0 and out.startswith('o "/org/vkinfer/Inference1/request/'), "Chat: %s %s" % (out, err))
+        req = out.split('"')[1] if rc == 0 else ""
+        text = wait_for(mon_path, req + ": org.vkinfer.Inference1.Request.Finished")
+        check(req + ": org.vkinfer.Inference1.Request.Delta" in text, "no Delta signal:\n%s" % text)
+        check(req + ": org.vkinfer.Inference1.Request.Finished ('length'" in text or
+              req + ": org.vkinfer.Inference1.Request.Finished ('stop'" in text, "no Finished signal:\n%s" % text)
+
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "the", "2", "max_tokens", "u", "3000",
+                              "ignore_eos", "b", "true")
+        req2 = out.split('"')[1] if rc == 0 else ""
+        wait_for(mon_path, req2 + ": org.vkinfer.Inference1.Request.Delta")
+        rc, out, err = busctl("call", DEST[0], req2, "org.vkinfer.Inference1.Request", "Cancel")
+        check(rc == 0, "Cancel: %s" % err)
+        text = wait_for(mon_path, req2 + ": org.vkinfer.Inference1.Request.Finished")
+        check(req2 + ": org.vkinfer.Inference1.Request.Finished ('cancelled'" in text, "cancel:\n%s" % text[-2000:])
+
+        # With cancel_on_disconnect, busctl leaving the bus cancels at once.
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "the", "3", "max_tokens", "u", "3000",
+                              "cancel_on_disconnect", "b", "true", "ignore_eos", "b", "true")
+        req3 = out.split('"')[1] if rc == 0 else ""
+        text = wait_for(mon_path, req3 + ": org.vkinfer.Inference1.Request.Finished")
+        check(req3 + ": org.vkinfer.Inference1.Request.Finished ('cancelled'" in text, "disconnect:\n%s" % text[-2000:])
+    finally:
+        mon.terminate()
+        mon.wait()
+
+
 def main():
     if "VKINFER_UNDER_DBUS" not in os.environ:
         if not shutil.which("dbus-run-session") or not shutil.which("busctl"):
@@ -76,6 +125,7 @@ def main():
                                 "--method", DEST[2] + ".Chat", "[('user', 'hi')]", "{'model': <'nope'>}"],
                                capture_output=True, text=True, timeout=30)
             check("org.vkinfer.Error.UnknownModel" in r.stderr, "error name: %s" % r.stderr)
+        chat_signals(tmp)
         check(p.poll() is None, "daemon still running")
     finally:
         p.send_signal(signal.SIGTERM)
