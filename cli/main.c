@@ -16,6 +16,8 @@ static const struct command commands[] = {
         {"tokenize", cmd_tokenize, "print the tokens of a text (the model's tokenizer)"},
         {"detokenize", cmd_detokenize, "print the text of token ids"},
         {"devices", cmd_devices, "list Vulkan devices and their features"},
+        {"run", cmd_run, "generate text from a model file"},
+        {"perplexity", cmd_perplexity, "measure a model's perplexity on a text file"},
         {"chat", cmd_chat, "chat with a model served by vkinferd"},
         {"models", cmd_models, "list the models vkinferd serves"},
         {"status", cmd_status, "show vkinferd's device, models, queue and KV cache"},

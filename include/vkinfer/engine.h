@@ -115,6 +115,8 @@ struct vkinfer_output {
         char *reasoning; /* new <think> text since the last take (malloc'd, maybe "") */
         enum vkinfer_finish finish;
         uint32_t prompt_tokens, completion_tokens;
+        double prompt_ms; /* admission to the first generated token */
+        double decode_ms; /* first to last generated token */
         char error[256]; /* with VKINFER_FINISH_ERROR */
 };
 

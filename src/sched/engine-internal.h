@@ -49,6 +49,7 @@ struct vkinfer_request {
         uint32_t n_cached;    /* tokens in the sequence's cache */
         uint32_t n_generated;
         int32_t last_token;
+        double t_admit, t_first, t_last; /* monotonic ms */
         /* shared (under e->lock) */
         vkinfer_notify_fn notify; /* NULL once the client let go */
         void *userdata;

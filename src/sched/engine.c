@@ -90,11 +90,8 @@ static char *token_text(const struct tokenizer *t, int32_t id) {
         return s;
 }
 
-/* Picks the runner for the configured device. */
 static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t n_ctx, struct vkinfer_err *err) {
-        /* The CPU reference serves every device until the Vulkan runner is
-         * wired in; `device = cpu-reference` will keep selecting it. */
-        return runner_cpu_new(m->model, n_ctx, e->config.max_sequences, &m->runner, err);
+        return runner_open(e->config.device, m->model, n_ctx, e->config.max_sequences, &m->runner, err);
 }
 
 int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const char *path, uint32_t n_ctx,
@@ -407,6 +404,10 @@ void vkinfer_request_take(struct vkinfer_request *r, struct vkinfer_output *ret)
         ret->finish = r->finish;
         ret->prompt_tokens = r->n_prompt;
         ret->completion_tokens = r->n_generated;
+        if (r->t_first > 0) {
+                ret->prompt_ms = r->t_first - r->t_admit;
+                ret->decode_ms = r->t_last - r->t_first;
+        }
         snprintf(ret->error, sizeof(ret->error), "%s", r->error);
         pthread_mutex_unlock(&r->e->lock);
 }

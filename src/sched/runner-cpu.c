@@ -61,9 +61,13 @@ static int cpu_step(struct runner *r, const struct runner_item *items, size_t n_
                 int ret = ref_forward(c->m, it->tokens, it->n_tokens, it->pos, c->seqs[it->seq], c->scratch, err);
                 if (ret < 0)
                         return ret;
-                if (it->want_logits)
+                if (it->want_logits && it->all_logits) {
+                        memcpy(logits + row * r->n_vocab, c->scratch, (size_t) it->n_tokens * r->n_vocab * sizeof(float));
+                        row += it->n_tokens;
+                } else if (it->want_logits) {
                         memcpy(logits + row++ * r->n_vocab, c->scratch + (size_t) (it->n_tokens - 1) * r->n_vocab,
                                r->n_vocab * sizeof(float));
+                }
         }
         return 0;
 }
@@ -118,4 +122,12 @@ int runner_cpu_new(const struct model *m, uint32_t n_ctx, uint32_t max_seqs, str
         c->base = (struct runner){.ops = &cpu_ops, .n_vocab = m->hp.n_vocab, .n_ctx = n_ctx, .max_tokens = 4096};
         *ret = &c->base;
         return 0;
+}
+
+size_t runner_logit_rows(const struct runner_item *items, size_t n_items) {
+        size_t rows = 0;
+        for (size_t i = 0; i < n_items; i++)
+                if (items[i].want_logits)
+                        rows += items[i].all_logits ? items[i].n_tokens : 1;
+        return rows;
 }

@@ -20,6 +20,7 @@ struct runner_item {
         uint32_t n_tokens;
         uint32_t pos;          /* tokens already in the sequence's cache */
         bool want_logits;      /* logits of the last token */
+        bool all_logits;       /* with want_logits: logits of every token (perplexity) */
 };
 
 struct runner;
@@ -31,7 +32,7 @@ struct runner_ops {
         /* Frees the sequence's cache at once. */
         void (*seq_close)(struct runner *r, uint32_t seq);
         /* Runs the items; writes one row of n_vocab logits per item that
-         * wants them, in item order. */
+         * wants them (n_tokens rows for all_logits), in item order. */
         int (*step)(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
                     struct vkinfer_err *err);
         /* Cache blocks in use and in all. */
@@ -48,6 +49,14 @@ struct runner {
 };
 
 struct model;
+
+/* Rows of logits the items produce. */
+size_t runner_logit_rows(const struct runner_item *items, size_t n_items);
+
+/* The runner for a device: "cpu-reference" selects the CPU reference; any
+ * other value (NULL: automatic) a Vulkan device by index or name. */
+int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,
+                struct vkinfer_err *err);
 
 /* The CPU reference runner: every sequence gets a full n_ctx cache. */
 int runner_cpu_new(const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,

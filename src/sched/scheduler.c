@@ -10,8 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sched/engine-internal.h"
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
 
 /* Lock held. Marks r finished and wakes its client. */
 static void finish(struct vkinfer_request *r, enum vkinfer_finish how, const char *error) {
@@ -76,6 +83,7 @@ static void admit(struct vkinfer_engine *e) {
                         continue;
                 }
                 r->has_seq = true;
+                r->t_admit = now_ms();
                 r->next = e->running;
                 e->running = r;
                 e->n_running++;
@@ -87,6 +95,9 @@ static void admit(struct vkinfer_engine *e) {
 static void emit_token(struct vkinfer_request *r, int32_t tok) {
         const struct tokenizer *t = r->m->tok;
         r->n_generated++;
+        r->t_last = now_ms();
+        if (r->n_generated == 1)
+                r->t_first = r->t_last;
         if (tokenizer_is_eog(t, tok)) {
                 finish(r, VKINFER_FINISH_STOP, NULL);
                 return;
