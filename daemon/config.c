@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 const char config_help[] =
         "Configuration file keys (INI; command-line flags override them):\n"
@@ -297,4 +298,80 @@ int config_finish(struct config *c, char *err, size_t err_size) {
                         return -EINVAL;
                 }
         return 0;
+}
+
+static char *model_name_from_path(const char *path) {
+        const char *base = strrchr(path, '/');
+        char *name = strdup(base ? base + 1 : path);
+        if (name) {
+                size_t n = strlen(name);
+                if (n > 5 && strcmp(name + n - 5, ".gguf") == 0)
+                        name[n - 5] = 0;
+        }
+        return name;
+}
+
+/* The bundled demo model: installed, or in the source tree of this build. */
+static const char *demo_model_path(void) {
+        static const char *const candidates[] = {VKINFER_DEMO_MODEL, VKINFER_SOURCE_DEMO_MODEL};
+        for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+                if (access(candidates[i], R_OK) == 0)
+                        return candidates[i];
+        return NULL;
+}
+
+int config_build(struct config *c, const struct config_source *src, char *err, size_t err_size) {
+        char user_path[4096];
+        const char *path = src->path;
+        c->user_instance = src->user_instance;
+        if (!path && src->user_instance) {
+                const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+                if (xdg && *xdg)
+                        snprintf(user_path, sizeof(user_path), "%s/vkinfer/vkinferd.conf", xdg);
+                else
+                        snprintf(user_path, sizeof(user_path), "%s/.config/vkinfer/vkinferd.conf", home ? home : "");
+                path = user_path;
+        } else if (!path) {
+                path = "/etc/vkinfer/vkinferd.conf";
+        }
+        int r = config_load_file(c, path, err, err_size);
+        if (r == -ENOENT && !src->path)
+                r = 0; /* the default file is optional */
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < src->n_flags; i++)
+                if ((r = config_set(c, src->flags[i].section, src->flags[i].key, src->flags[i].value, err, err_size)) < 0)
+                        return r;
+        if (src->n_models > 0) {
+                /* --model given: those are the models, the first the default. */
+                for (size_t i = 0; i < c->n_models; i++) {
+                        free(c->models[i].name);
+                        free(c->models[i].path);
+                }
+                c->n_models = 0;
+        }
+        for (size_t i = 0; i < src->n_models; i++) {
+                char *name = model_name_from_path(src->models[i]);
+                if (!name)
+                        return -ENOMEM;
+                char section[300];
+                snprintf(section, sizeof(section), "model %s", name);
+                free(name);
+                r = config_set(c, section, "path", src->models[i], err, err_size);
+                if (r >= 0 && src->context)
+                        r = config_set(c, section, "context", src->context, err, err_size);
+                if (r < 0)
+                        return r;
+        }
+        if (c->n_models == 0) {
+                const char *demo = demo_model_path();
+                if (!demo) {
+                        snprintf(err, err_size, "no model configured (--model FILE or a [model NAME] section), "
+                                                "and the bundled demo model is not installed");
+                        return -ENOENT;
+                }
+                if ((r = config_add_model(c, "vkinfer-demo", demo, err, err_size)) < 0)
+                        return r;
+        }
+        return config_finish(c, err, err_size);
 }

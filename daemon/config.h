@@ -52,5 +52,24 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 int config_add_model(struct config *c, const char *name, const char *path, char *err, size_t err_size);
 /* Fills the socket path default for the instance; validates. */
 int config_finish(struct config *c, char *err, size_t err_size);
+/* Where a configuration comes from: the file, then command-line flags
+ * (section/key/value triples) and --model files, which replace the file's
+ * models. Kept by the Manager so that a reload rebuilds the same way. */
+struct config_source {
+        const char *path;    /* NULL: the default file (optional) */
+        bool user_instance;
+        struct config_flag {
+                const char *section, *key, *value;
+        } flags[64];
+        size_t n_flags;
+        const char *models[CONFIG_MAX_MODELS];
+        size_t n_models;
+        const char *context; /* --context for the --model files */
+};
+
+/* Builds c from src (c must be fresh from config_init). With no model at
+ * all, the bundled demo model is served. */
+int config_build(struct config *c, const struct config_source *src, char *err, size_t err_size);
+
 /* The text of `vkinferd --help`'s configuration section. */
 extern const char config_help[];

@@ -461,6 +461,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* MHD's own messages (a client that vanished mid-answer, say) are routine:
  * they go to the debug level, shown with VKINFER_DEBUG=1. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         static int debug = -1;
         if (debug < 0)

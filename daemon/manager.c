@@ -62,8 +62,62 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         return 0;
 }
 
+/* SIGHUP: re-reads the configuration and brings the served models in line
+ * with it. Requests in flight go on: a model that is removed or whose file
+ * changed keeps serving them and is unloaded after the last one; new
+ * requests go to the new set. Other keys take effect at the next start. */
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        log_warning("SIGHUP: configuration reload is not supported yet, ignoring");
+        struct manager *m = userdata;
+        struct config next;
+        char err[512] = "";
+        sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+        config_init(&next);
+        int r = config_build(&next, m->source, err, sizeof(err));
+        if (r < 0) {
+                log_error("reload: %s; keeping the running configuration", err[0] ? err : strerror(-r));
+                config_free(&next);
+                sd_notify(0, "READY=1\nSTATUS=Reload failed; serving the previous configuration");
+                return 0;
+        }
+        /* Drop what is gone or changed. */
+        for (size_t i = 0; i < m->config.n_models; i++) {
+                const struct config_model *old = &m->config.models[i];
+                bool keep = false;
+                for (size_t j = 0; j < next.n_models; j++)
+                        keep |= strcmp(next.models[j].name, old->name) == 0 && strcmp(next.models[j].path, old->path) == 0 &&
+                                next.models[j].context == old->context;
+                if (!keep && vkinfer_engine_remove_model(m->engine, old->name) == 0)
+                        log_info("reload: model '%s' removed (running requests finish first)", old->name);
+        }
+        /* Load what is new. */
+        size_t loaded = 0, failed = 0;
+        for (size_t j = 0; j < next.n_models; j++) {
+                bool have = false;
+                for (size_t i = 0; i < vkinfer_engine_model_count(m->engine); i++)
+                        have |= strcmp(vkinfer_engine_model(m->engine, i)->name, next.models[j].name) == 0;
+                if (have)
+                        continue;
+                struct vkinfer_error verr = {{0}};
+                sd_notifyf(0, "STATUS=Loading model %s", next.models[j].name);
+                if (vkinfer_engine_add_model(m->engine, next.models[j].name, next.models[j].path, next.models[j].context,
+                                             &verr) < 0) {
+                        log_error("reload: cannot load model '%s': %s", next.models[j].name, verr.message);
+                        failed++;
+                } else {
+                        log_info("reload: model '%s' loaded from %s", next.models[j].name, next.models[j].path);
+                        loaded++;
+                }
+        }
+        /* Keep the listener settings of the running instance; take the rest. */
+        free(next.socket_path);
+        next.socket_path = m->config.socket_path;
+        m->config.socket_path = NULL;
+        config_free(&m->config);
+        m->config = next;
+        log_info("reload: done, %zu model(s) served (%zu loaded, %zu failed)", vkinfer_engine_model_count(m->engine),
+                 loaded, failed);
+        sd_notifyf(0, "READY=1\nSTATUS=Serving %zu model(s) on %s", vkinfer_engine_model_count(m->engine),
+                   m->config.socket_path);
         return 0;
 }
 

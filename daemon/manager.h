@@ -17,6 +17,7 @@ typedef struct sd_bus sd_bus;
 struct manager {
         sd_event *event;
         struct config config;
+        const struct config_source *source; /* how config was built, for reloads */
         struct vkinfer_engine *engine;
         struct http_server *unix_server;
         struct http_server *tcp_server;

@@ -2,7 +2,6 @@
  * socket. main is: parse → Manager new → startup → READY=1 → run → exit. */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "vkinfer/vkinfer.h"
 
 #define SYSTEM_CONFIG "/etc/vkinfer/vkinferd.conf"
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 static void help(void) {
         printf("Usage: vkinferd [OPTIONS]\n\n"
@@ -37,20 +37,6 @@ static void help(void) {
                config_help);
 }
 
-static char *model_name_from_path(const char *path) {
-        char *copy = strdup(path);
-        if (!copy)
-                return NULL;
-        char *name = strdup(basename(copy));
-        free(copy);
-        if (name) {
-                size_t n = strlen(name);
-                if (n > 5 && strcmp(name + n - 5, ".gguf") == 0)
-                        name[n - 5] = 0;
-        }
-        return name;
-}
-
 int main(int argc, char **argv) {
         enum { OPT_CONFIG = 256, OPT_USER, OPT_SOCKET, OPT_SOCKET_GROUP, OPT_TCP, OPT_MODEL, OPT_CONTEXT,
                OPT_DEVICE, OPT_QUEUE, OPT_MAXSEQ, OPT_VERSION, OPT_NO_DBUS };
@@ -71,40 +57,34 @@ int main(int argc, char **argv) {
                 {},
         };
         /* Flags are applied after the file, so collect them first. */
-        struct flag {
-                const char *section, *key, *value;
-        } flags[64];
-        size_t n_flags = 0;
-        const char *models[16], *config_path = NULL, *context = NULL;
-        size_t n_models = 0;
-        bool user = false;
+        static struct config_source src;
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 const char *section = NULL, *key = NULL;
                 switch (c) {
                 case 'h': help(); return 0;
                 case OPT_VERSION: printf("vkinferd %s\n", vkinfer_version()); return 0;
-                case OPT_CONFIG: config_path = optarg; break;
-                case OPT_USER: user = true; break;
+                case OPT_CONFIG: src.path = optarg; break;
+                case OPT_USER: src.user_instance = true; break;
                 case OPT_SOCKET: section = "server"; key = "socket"; break;
                 case OPT_SOCKET_GROUP: section = "server"; key = "socket-group"; break;
                 case OPT_TCP: section = "server"; key = "tcp"; break;
                 case OPT_DEVICE: section = "device"; key = "device"; break;
                 case OPT_QUEUE: section = "scheduler"; key = "queue-size"; break;
                 case OPT_MAXSEQ: section = "scheduler"; key = "max-sequences"; break;
-                case OPT_CONTEXT: context = optarg; break;
+                case OPT_CONTEXT: src.context = optarg; break;
                 case OPT_NO_DBUS: section = "server"; key = "dbus"; optarg = (char *) "no"; break;
                 case OPT_MODEL:
-                        if (n_models >= 16) {
-                                fprintf(stderr, "vkinferd: too many --model\n");
+                        if (src.n_models >= CONFIG_MAX_MODELS) {
+                                fprintf(stderr, "vkinferd: at most %d --model\n", CONFIG_MAX_MODELS);
                                 return 2;
                         }
-                        models[n_models++] = optarg;
+                        src.models[src.n_models++] = optarg;
                         break;
                 default: return 2;
                 }
-                if (section && n_flags < 64)
-                        flags[n_flags++] = (struct flag){section, key, optarg};
+                if (section && src.n_flags < ELEMENTSOF(src.flags))
+                        src.flags[src.n_flags++] = (struct config_flag){section, key, optarg};
         }
         if (optind < argc) {
                 fprintf(stderr, "vkinferd: unexpected argument '%s'\n", argv[optind]);
@@ -117,60 +97,9 @@ int main(int argc, char **argv) {
                 log_error("cannot set up the event loop: %s", strerror(-r));
                 return 1;
         }
-        struct config *cfg = &m->config;
-        cfg->user_instance = user;
-        char err[512] = "", user_path[4096];
-        const char *path = config_path;
-        if (!path && user) {
-                const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-                if (xdg && *xdg)
-                        snprintf(user_path, sizeof(user_path), "%s/vkinfer/vkinferd.conf", xdg);
-                else
-                        snprintf(user_path, sizeof(user_path), "%s/.config/vkinfer/vkinferd.conf", home ? home : "");
-                path = user_path;
-        } else if (!path) {
-                path = SYSTEM_CONFIG;
-        }
-        r = config_load_file(cfg, path, err, sizeof(err));
-        if (r == -ENOENT && !config_path) {
-                r = 0; /* the default file is optional */
-        } else if (r < 0) {
-                log_error("%s", err);
-                goto out;
-        }
-        for (size_t i = 0; i < n_flags && r >= 0; i++)
-                r = config_set(cfg, flags[i].section, flags[i].key, flags[i].value, err, sizeof(err));
-        for (size_t i = 0; i < n_models && r >= 0; i++) {
-                char *name = model_name_from_path(models[i]);
-                if (!name) {
-                        r = -ENOMEM;
-                        break;
-                }
-                char section[300];
-                snprintf(section, sizeof(section), "model %s", name);
-                r = config_set(cfg, section, "path", models[i], err, sizeof(err));
-                if (r >= 0 && context)
-                        r = config_set(cfg, section, "context", context, err, sizeof(err));
-                free(name);
-        }
-        if (r >= 0 && n_models > 0) {
-                /* --model given: those are the models, the first the default. */
-                size_t keep = 0;
-                for (size_t i = 0; i < cfg->n_models; i++) {
-                        bool named = false;
-                        for (size_t j = 0; j < n_models; j++)
-                                named |= strcmp(cfg->models[i].path, models[j]) == 0;
-                        if (named)
-                                cfg->models[keep++] = cfg->models[i];
-                        else {
-                                free(cfg->models[i].name);
-                                free(cfg->models[i].path);
-                        }
-                }
-                cfg->n_models = keep;
-        }
-        if (r >= 0)
-                r = config_finish(cfg, err, sizeof(err));
+        m->source = &src;
+        char err[512] = "";
+        r = config_build(&m->config, &src, err, sizeof(err));
         if (r < 0) {
                 log_error("%s", err[0] ? err : strerror(-r));
                 goto out;

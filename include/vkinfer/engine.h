@@ -46,6 +46,9 @@ void vkinfer_engine_free(struct vkinfer_engine *e);
 /* Loads a model under `name`; n_ctx 0 = the model's own (capped by a default). */
 int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const char *path, uint32_t n_ctx,
                              struct vkinfer_error *err);
+/* Stops taking requests for the model; it is unloaded once the requests
+ * already running on it have finished (a reload uses this). -ENOENT. */
+int vkinfer_engine_remove_model(struct vkinfer_engine *e, const char *name);
 size_t vkinfer_engine_model_count(const struct vkinfer_engine *e);
 const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engine *e, size_t i);
 /* The device's name, for status displays. */

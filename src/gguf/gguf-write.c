@@ -53,7 +53,8 @@ static void buf_put(struct buf *b, const void *d, size_t n) {
                 b->p = p;
                 b->cap = cap;
         }
-        memcpy(b->p + b->n, d, n);
+        if (n) /* d may be NULL for an empty array */
+                memcpy(b->p + b->n, d, n);
         b->n += n;
 }
 

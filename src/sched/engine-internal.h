@@ -18,6 +18,9 @@
 #define ENGINE_MAX_MODELS 16
 
 struct engine_model {
+        bool loaded;   /* the slot holds a model */
+        bool retired;  /* removed by a reload: takes no new requests, unloaded when refs is 0 */
+        uint32_t refs; /* requests that use it (under e->lock) */
         struct vkinfer_model_info info;
         char *name, *path, *arch;
         struct gguf_file *gguf;
@@ -64,8 +67,7 @@ struct vkinfer_request {
 
 struct vkinfer_engine {
         struct vkinfer_engine_config config;
-        struct engine_model models[ENGINE_MAX_MODELS];
-        size_t n_models;
+        struct engine_model models[ENGINE_MAX_MODELS]; /* slots; see engine_model.loaded */
 
         pthread_mutex_t lock;
         pthread_cond_t wake;
@@ -82,3 +84,5 @@ int scheduler_start(struct vkinfer_engine *e);
 void scheduler_stop(struct vkinfer_engine *e);
 /* Frees a request nobody references any more (lock held or not needed). */
 void request_destroy(struct vkinfer_request *r);
+/* Lock held, scheduler thread: unloads retired models no request uses. */
+void engine_reap_models(struct vkinfer_engine *e);

@@ -50,6 +50,10 @@ int vkinfer_engine_new(const struct vkinfer_engine_config *config, struct vkinfe
         return 0;
 }
 
+static bool model_active(const struct engine_model *m) {
+        return m->loaded && !m->retired;
+}
+
 static void model_unload(struct engine_model *m) {
         if (m->runner)
                 m->runner->ops->destroy(m->runner);
@@ -70,7 +74,7 @@ void vkinfer_engine_free(struct vkinfer_engine *e) {
         if (!e)
                 return;
         scheduler_stop(e);
-        for (size_t i = 0; i < e->n_models; i++)
+        for (size_t i = 0; i < ENGINE_MAX_MODELS; i++)
                 model_unload(&e->models[i]);
         pthread_mutex_destroy(&e->lock);
         pthread_cond_destroy(&e->wake);
@@ -96,13 +100,23 @@ static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t
 
 int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const char *path, uint32_t n_ctx,
                              struct vkinfer_error *err) {
-        if (e->n_models >= ENGINE_MAX_MODELS)
-                return fail(err, -E2BIG, "at most %d models", ENGINE_MAX_MODELS);
-        for (size_t i = 0; i < e->n_models; i++)
-                if (strcmp(e->models[i].name, name) == 0)
+        struct engine_model *m = NULL;
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < ENGINE_MAX_MODELS; i++) {
+                if (model_active(&e->models[i]) && strcmp(e->models[i].name, name) == 0) {
+                        pthread_mutex_unlock(&e->lock);
                         return fail(err, -EEXIST, "a model named '%s' is already loaded", name);
-        struct engine_model *m = &e->models[e->n_models];
-        memset(m, 0, sizeof(*m));
+                }
+                if (!m && !e->models[i].loaded && !e->models[i].name)
+                        m = &e->models[i];
+        }
+        if (m)
+                m->name = strdup(name); /* claims the slot */
+        pthread_mutex_unlock(&e->lock);
+        if (!m)
+                return fail(err, -E2BIG, "at most %d models", ENGINE_MAX_MODELS);
+        if (!m->name)
+                return fail(err, -ENOMEM, "out of memory");
         struct vkinfer_err verr = {{0}};
         int r;
         if ((r = gguf_open(path, &m->gguf, &verr)) < 0 || (r = model_load(m->gguf, &m->model, &verr)) < 0 ||
@@ -120,7 +134,6 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
                         m->tmpl = NULL;
                 free(src);
         }
-        m->name = strdup(name);
         m->path = strdup(path);
         m->arch = strdup(model_arch_name(m->model->hp.arch));
         m->bos_text = token_text(m->tok, tokenizer_bos(m->tok));
@@ -160,24 +173,53 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
                 .has_chat_template = m->tmpl != NULL,
         };
         pthread_mutex_lock(&e->lock);
-        e->n_models++;
+        m->loaded = true;
         pthread_mutex_unlock(&e->lock);
         return 0;
 }
 
+int vkinfer_engine_remove_model(struct vkinfer_engine *e, const char *name) {
+        int r = -ENOENT;
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < ENGINE_MAX_MODELS; i++)
+                if (model_active(&e->models[i]) && strcmp(e->models[i].name, name) == 0) {
+                        e->models[i].retired = true;
+                        r = 0;
+                }
+        pthread_cond_signal(&e->wake);
+        pthread_mutex_unlock(&e->lock);
+        return r;
+}
+
+void engine_reap_models(struct vkinfer_engine *e) {
+        for (size_t i = 0; i < ENGINE_MAX_MODELS; i++)
+                if (e->models[i].loaded && e->models[i].retired && e->models[i].refs == 0)
+                        model_unload(&e->models[i]);
+}
+
+/* The i-th model that takes requests. */
+static struct engine_model *active_model(const struct vkinfer_engine *e, size_t i) {
+        for (size_t k = 0; k < ENGINE_MAX_MODELS; k++)
+                if (model_active(&e->models[k]) && i-- == 0)
+                        return (struct engine_model *) &e->models[k];
+        return NULL;
+}
+
 size_t vkinfer_engine_model_count(const struct vkinfer_engine *e) {
-        return e->n_models;
+        size_t n = 0;
+        for (size_t k = 0; k < ENGINE_MAX_MODELS; k++)
+                n += model_active(&e->models[k]);
+        return n;
 }
 
 const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engine *e, size_t i) {
-        return i < e->n_models ? &e->models[i].info : NULL;
+        struct engine_model *m = active_model(e, i);
+        return m ? &m->info : NULL;
 }
 
 const char *vkinfer_engine_device_name(const struct vkinfer_engine *e) {
-        if (e->n_models == 0)
-                return "none";
-        struct runner *r = e->models[0].runner;
-        return r->ops->device_name(r);
+        struct engine_model *m = active_model(e, 0);
+        return m ? m->runner->ops->device_name(m->runner) : "none";
 }
 
 void vkinfer_engine_stats(struct vkinfer_engine *e, struct vkinfer_engine_stats *ret) {
@@ -185,8 +227,10 @@ void vkinfer_engine_stats(struct vkinfer_engine *e, struct vkinfer_engine_stats 
         pthread_mutex_lock(&e->lock);
         ret->queued = e->n_queued;
         ret->running = e->n_running;
-        for (size_t i = 0; i < e->n_models; i++) {
+        for (size_t i = 0; i < ENGINE_MAX_MODELS; i++) {
                 uint64_t used, total;
+                if (!e->models[i].loaded)
+                        continue;
                 e->models[i].runner->ops->kv_usage(e->models[i].runner, &used, &total);
                 ret->kv_blocks_used += used;
                 ret->kv_blocks_total += total;
@@ -270,21 +314,44 @@ void request_destroy(struct vkinfer_request *r) {
         free(r);
 }
 
+static int submit_to(struct vkinfer_engine *e, struct engine_model *m, const struct vkinfer_gen_params *p,
+                     vkinfer_notify_fn notify, void *userdata, struct vkinfer_request **ret,
+                     struct vkinfer_error *err);
+
 int vkinfer_engine_submit(struct vkinfer_engine *e, const struct vkinfer_gen_params *p, vkinfer_notify_fn notify,
                           void *userdata, struct vkinfer_request **ret, struct vkinfer_error *err) {
-        if (e->n_models == 0)
-                return fail(err, -ENODEV, "no model is loaded");
-        struct engine_model *m = &e->models[0];
-        if (p->model) {
-                m = NULL;
-                for (size_t i = 0; i < e->n_models; i++)
-                        if (strcmp(e->models[i].name, p->model) == 0)
-                                m = &e->models[i];
-                if (!m)
-                        return fail(err, -ENOENT, "the model '%s' does not exist", p->model);
-        }
         if (!p->messages && !p->prompt)
                 return fail(err, -EINVAL, "neither messages nor a prompt");
+        /* The model is referenced from here on, so a reload cannot unload it
+         * under this request; every failure below drops the reference. */
+        pthread_mutex_lock(&e->lock);
+        struct engine_model *m = active_model(e, 0);
+        if (p->model) {
+                m = NULL;
+                for (size_t i = 0; i < ENGINE_MAX_MODELS; i++)
+                        if (model_active(&e->models[i]) && strcmp(e->models[i].name, p->model) == 0)
+                                m = &e->models[i];
+        }
+        if (m)
+                m->refs++;
+        pthread_mutex_unlock(&e->lock);
+        if (!m && p->model)
+                return fail(err, -ENOENT, "the model '%s' does not exist", p->model);
+        if (!m)
+                return fail(err, -ENODEV, "no model is loaded");
+        int r = submit_to(e, m, p, notify, userdata, ret, err);
+        if (r < 0) {
+                pthread_mutex_lock(&e->lock);
+                m->refs--;
+                pthread_cond_signal(&e->wake);
+                pthread_mutex_unlock(&e->lock);
+        }
+        return r;
+}
+
+static int submit_to(struct vkinfer_engine *e, struct engine_model *m, const struct vkinfer_gen_params *p,
+                     vkinfer_notify_fn notify, void *userdata, struct vkinfer_request **ret,
+                     struct vkinfer_error *err) {
 
         char *text = NULL;
         bool parse_think = false, in_think = false, add_bos = tokenizer_add_bos(m->tok);

@@ -40,6 +40,7 @@ static void release(struct vkinfer_request *r) {
                 r->has_seq = false;
         }
         r->in_scheduler = false;
+        r->m->refs--;
         if (r->client_gone)
                 request_destroy(r);
 }
@@ -231,14 +232,16 @@ static void *scheduler_main(void *arg) {
         for (;;) {
                 retire(e);
                 admit(e);
+                engine_reap_models(e);
                 if (e->stop)
                         break;
                 if (!e->running) {
                         pthread_cond_wait(&e->wake, &e->lock);
                         continue;
                 }
-                for (size_t i = 0; i < e->n_models; i++)
-                        step_model(e, &e->models[i], &b);
+                for (size_t i = 0; i < ENGINE_MAX_MODELS; i++)
+                        if (e->models[i].loaded)
+                                step_model(e, &e->models[i], &b);
         }
         /* Stopping: whatever runs or waits ends as cancelled. */
         for (struct vkinfer_request *r = e->running; r; r = r->next)

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""SIGHUP re-reads the configuration: a new model appears, a removed one
+disappears, and a stream running on the removed model finishes unharmed.
+
+usage: test_reload.py VKINFERD MODEL.gguf"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vkinfer_client as vc  # noqa: E402
+
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("check failed:", what, file=sys.stderr)
+
+
+def models(sock):
+    st, body = vc.request(sock, "GET", "/v1/models")
+    return [m["id"] for m in body["data"]]
+
+
+def main():
+    vkinferd, model = sys.argv[1], sys.argv[2]
+    tmp = tempfile.mkdtemp(prefix="vkinferd-reload-")
+    sock = os.path.join(tmp, "s.sock")
+    conf = os.path.join(tmp, "vkinferd.conf")
+    open(conf, "w").write("[server]\ndbus = no\n[model alpha]\npath = %s\n" % model)
+    log = open(os.path.join(tmp, "log"), "w")
+    p = subprocess.Popen([vkinferd, "--config", conf, "--socket", sock], stdout=log, stderr=log)
+    try:
+        for _ in range(400):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+        check(models(sock) == ["alpha"], "before: %s" % models(sock))
+        result = {}
+
+        def long_stream():
+            text, finish = "", None
+            for ev in vc.stream(sock, "/v1/completions", {"model": "alpha", "prompt": "the", "max_tokens": 300,
+                                                          "ignore_eos": True, "seed": 1}):
+                if ev == "[DONE]":
+                    break
+                for ch in ev.get("choices", []):
+                    text += ch.get("text", "")
+                    finish = ch.get("finish_reason") or finish
+            result["finish"] = finish
+
+        t = threading.Thread(target=long_stream)
+        t.start()
+        time.sleep(0.3)
+        open(conf, "w").write("[server]\ndbus = no\n[model beta]\npath = %s\n" % model)
+        p.send_signal(signal.SIGHUP)
+        for _ in range(200):
+            if models(sock) == ["beta"]:
+                break
+            time.sleep(0.05)
+        check(models(sock) == ["beta"], "after reload: %s" % models(sock))
+        st, body = vc.request(sock, "POST", "/v1/completions", body={"model": "alpha", "prompt": "x", "max_tokens": 2})
+        check(st == 404, "removed model still answers: %s" % st)
+        st, body = vc.request(sock, "POST", "/v1/completions", body={"model": "beta", "prompt": "x", "max_tokens": 2})
+        check(st == 200, "new model: %s %s" % (st, body))
+        t.join(120)
+        check(result.get("finish") == "length", "stream across the reload: %s" % result)
+        # A broken file keeps the running configuration.
+        open(conf, "w").write("[server\n")
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        check(p.poll() is None and models(sock) == ["beta"], "broken reload")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = -1
+        check(rc == 0, "clean exit: %s" % rc)
+        if failures:
+            print(open(os.path.join(tmp, "log")).read(), file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("reload: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
