@@ -174,6 +174,18 @@ class Tokenizer:
         self.pad_id = self.ids[PAD]
         self._cache = {}
 
+    @classmethod
+    def from_vocab(cls, tokens, token_types, merges):
+        """An encoder for another vocabulary (tokens, types and "a b" merges of a GGUF file)."""
+        self = cls.__new__(cls)
+        self.tokens = list(tokens)
+        self.token_types = list(token_types)
+        self.merges = [tuple(m.split(" ")) for m in merges]
+        self.ids = {t: i for i, t in enumerate(self.tokens)}
+        self.ranks = {p: r for r, p in enumerate(self.merges)}
+        self._cache = {}
+        return self
+
     def _bpe(self, word):
         syms = list(word)
         while len(syms) > 1:

@@ -103,3 +103,40 @@ class Writer:
     def write(self, path):
         with open(path, "wb") as f:
             f.write(self.to_bytes())
+
+
+def read_kv(path):
+    """The key/values of a GGUF file as a dict (arrays as lists); for checks."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from(fmt, data, pos)
+        pos += struct.calcsize(fmt)
+        return v[0] if len(v) == 1 else v
+
+    def string():
+        nonlocal pos
+        n = take("<Q")
+        s = data[pos:pos + n].decode("utf-8")
+        pos += n
+        return s
+
+    def value(t):
+        if t == STRING:
+            return string()
+        if t == ARRAY:
+            et, n = take("<IQ")
+            return [value(et) for _ in range(n)]
+        return take(_SCALAR_FMT[t])
+
+    assert data[:4] == GGUF_MAGIC
+    pos = 4
+    _version, _n_tensors, n_kv = take("<IQQ")
+    kv = {}
+    for _ in range(n_kv):
+        k = string()
+        kv[k] = value(take("<I"))
+    return kv
