@@ -337,13 +337,17 @@ def run(args):
     index = {"file": "logits.bin", "dtype": "f32le", "vocab_size": cfg.vocab_size,
              "layout": "per prompt, n_tokens rows of vocab_size logits, row i = logits after token i",
              "weights": "stored values (Q8_0 dequantized), PyTorch float64 forward",
-             "add_bos": True, "prompts": []}
+             "add_bos": True,
+             "min_routing_margin": "smallest gap, over all tokens and MoE layers, between the last "
+                                   "chosen and the first rejected group score or biased expert score",
+             "prompts": []}
     blob = bytearray()
     for name, text_p in prompts:
         ids = tok.encode(text_p, add_bos=True)
         lg = forward_logits(ref, ids).numpy().astype("<f4")
+        margin = min(float(moe.gate.last_margin.min()) for moe in ref.moe_layers())
         index["prompts"].append({"name": name, "text": text_p, "ids": ids, "n_tokens": len(ids),
-                                 "offset_bytes": len(blob),
+                                 "offset_bytes": len(blob), "min_routing_margin": margin,
                                  "argmax": [int(i) for i in lg.argmax(axis=1)]})
         blob += lg.tobytes()
     with open(os.path.join(args.testdata, "logits.bin"), "wb") as fh:

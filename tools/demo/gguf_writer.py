@@ -105,8 +105,7 @@ class Writer:
             f.write(self.to_bytes())
 
 
-def read_kv(path):
-    """The key/values of a GGUF file as a dict (arrays as lists); for checks."""
+def _read(path):
     with open(path, "rb") as f:
         data = f.read()
     pos = 0
@@ -134,9 +133,39 @@ def read_kv(path):
 
     assert data[:4] == GGUF_MAGIC
     pos = 4
-    _version, _n_tensors, n_kv = take("<IQQ")
+    _version, n_tensors, n_kv = take("<IQQ")
     kv = {}
     for _ in range(n_kv):
         k = string()
         kv[k] = value(take("<I"))
-    return kv
+    infos = []
+    for _ in range(n_tensors):
+        name = string()
+        n_dims = take("<I")
+        ne = [take("<Q") for _ in range(n_dims)]
+        gtype, offset = take("<IQ")
+        infos.append((name, ne, gtype, offset))
+    return kv, infos, data, pos
+
+
+def read_kv(path):
+    """The key/values of a GGUF file as a dict (arrays as lists); for checks."""
+    return _read(path)[0]
+
+
+def read_tensors(path):
+    """{name: f32 numpy array in row-major shape reversed(ne)} for F32 and Q8_0 tensors."""
+    kv, infos, data, pos = _read(path)
+    align = kv.get("general.alignment", ALIGNMENT)
+    base = pos + (-pos) % align
+    out = {}
+    for name, ne, gtype, offset in infos:
+        shape = tuple(reversed(ne))
+        n = int(np.prod(ne))
+        if gtype == GGML_F32:
+            out[name] = np.frombuffer(data, dtype="<f4", count=n, offset=base + offset).reshape(shape)
+        elif gtype == GGML_Q8_0:
+            out[name] = dequantize_q8_0(data[base + offset:base + offset + n // 32 * 34], shape)
+        else:
+            raise ValueError(f"{name}: type {gtype} not handled here")
+    return out

@@ -207,6 +207,16 @@ class Gate(nn.Module):
         score_mask = group_mask.unsqueeze(-1).expand(N, cfg.n_group, per).reshape(N, -1)
         choice = choice.masked_fill(score_mask == 0, float("-inf"))
         topk_idx = choice.topk(cfg.num_experts_per_tok, dim=-1, sorted=False)[1]
+        if not self.training:
+            # How close each token's routing came to a different choice: the
+            # gap between the last kept and the first dropped group score and
+            # expert score (a float32 implementation may flip near-ties).
+            gs = group_scores.sort(dim=-1, descending=True)[0]
+            cs = choice.sort(dim=-1, descending=True)[0]
+            k = cfg.num_experts_per_tok
+            gm = gs[:, cfg.topk_group - 1] - gs[:, cfg.topk_group] if cfg.topk_group < cfg.n_group \
+                else torch.full_like(gs[:, 0], float("inf"))
+            self.last_margin = torch.minimum(gm, cs[:, k - 1] - cs[:, k])
         w = scores.gather(1, topk_idx)
         if cfg.norm_topk_prob:
             w = w / (w.sum(dim=-1, keepdim=True) + 1e-20)
