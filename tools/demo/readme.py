@@ -3,6 +3,8 @@
 import hashlib
 import os
 
+import torch
+
 
 def _sha256(path):
     h = hashlib.sha256()
@@ -111,7 +113,7 @@ expert bias updated after each step by ±{a['bias_speed']:g} toward balanced loa
 (DeepSeek-V3's auxiliary-loss-free balancing).
 Wall time: {ck['wall_seconds'] / 60:.1f} min in all ({ck['train_loop_seconds'] / 60:.1f} min of
 training steps), on {ck['date']}, a 2-core machine shared with other jobs
-(loaded: other builds and fuzzers ran at the same time), torch {a.get('torch', '1.13')} with
+(loaded: other builds and fuzzers ran at the same time), torch {torch.__version__} with
 OpenBLAS 2 threads and 1 intra-op thread.
 
 | step | tokens seen | mean training loss (last interval) | seconds |
@@ -123,9 +125,11 @@ OpenBLAS 2 threads and 1 intra-op thread.
 - Held-out perplexity (`tests/data/demo/heldout.txt`, ctx {pj['ctx']}, {pj['n_chunks']} chunks,
   {pj['n_scored']} scored tokens, llama.cpp's convention, weights as stored in the file,
   float64): **PPL = {pj['ppl']:.4f}** (unquantized float32 weights: {pj['ppl_unquantized_f32']:.4f}).
-- Greedy continuation of "And God said" (40 tokens):
+- Greedy continuation of "And God said" (40 tokens, `tests/data/demo/greedy.json`):
 
-  > And God said{greedy_text}
+```
+And God said{greedy_text}
+```
 
 ## The file
 
