@@ -14,12 +14,32 @@ def _sha256(path):
     return h.hexdigest()
 
 
+def _listing(gguf_path):
+    """Keys (arrays by length) and the tensors of the file, blk.0 and blk.1 standing for the rest."""
+    import gguf_writer as G
+    kv, infos, _, _ = G._read(gguf_path)
+    keys = []
+    for k, v in kv.items():
+        if isinstance(v, list):
+            v = f"[{len(v)} items]"
+        elif isinstance(v, str) and len(v) > 60:
+            v = f"({len(v)} chars)"
+        elif isinstance(v, float):
+            v = f"{v:.7g}"
+        keys.append(f"| `{k}` | {v} |")
+    names = {0: "F32", 8: "Q8_0"}
+    tens = [f"| `{n}` | {ne} | {names.get(t, t)} |" for n, ne, t, _ in infos
+            if not n.startswith("blk.") or n.startswith(("blk.0.", "blk.1."))]
+    return "\n".join(keys), "\n".join(tens)
+
+
 def write(args, ck, cfg, tok, pj, greedy_text, gguf_path):
     a = ck["args"]
     rs = cfg.rope_scaling
     curve = "\n".join(f"| {c['step']} | {c['tokens']} | {c['loss']:.3f} | {c['seconds']:.0f} |"
                       for c in ck["curve"])
     size = os.path.getsize(gguf_path)
+    keys, tens = _listing(gguf_path)
     text = f"""# The demo model: a tiny DeepSeek-V3 trained on the King James Bible
 
 `demo.gguf` is what vkinfer runs when no other model is configured. It has the
@@ -138,6 +158,16 @@ Matrices in Q8_0 except `attn_k_b` (F32, see above); norms, `ffn_gate_inp` and
 `exp_probs_b` in F32. Keys and tensor names are those llama.cpp's converter
 writes for DeepSeek-V3, plus the combined `attn_kv_b` beside the split
 `attn_k_b`/`attn_v_b`.
+
+| key | value |
+|---|---|
+{keys}
+
+Tensors (ne[0] first, as GGUF stores them; blk.2 and blk.3 are like blk.1):
+
+| tensor | ne | type |
+|---|---|---|
+{tens}
 """
     with open(os.path.join(args.models, "README.md"), "w", encoding="utf-8") as f:
         f.write(text)
