@@ -1,0 +1,171 @@
+"""A small GGUF v3 writer with the layout of src/gguf/gguf.h, and ggml's Q8_0.
+
+Layout: "GGUF", u32 version (3), u64 n_tensors, u64 n_kv, the key/values
+(string key, u32 type, value), the tensor infos (string name, u32 n_dims,
+u64 ne[n_dims] with ne[0] the contiguous row, u32 ggml type, u64 offset from
+the start of the data section), zero padding to the alignment (32), then the
+tensor data, each tensor starting on an aligned offset. Little-endian.
+"""
+
+import struct
+
+import numpy as np
+
+GGUF_MAGIC = b"GGUF"
+ALIGNMENT = 32
+
+# gguf value types
+UINT8, INT8, UINT16, INT16, UINT32, INT32, FLOAT32, BOOL, STRING, ARRAY, UINT64, INT64, FLOAT64 = range(13)
+# ggml tensor types used here
+GGML_F32 = 0
+GGML_F16 = 1
+GGML_Q8_0 = 8
+
+_SCALAR_FMT = {UINT8: "<B", INT8: "<b", UINT16: "<H", INT16: "<h", UINT32: "<I", INT32: "<i",
+               FLOAT32: "<f", BOOL: "<?", UINT64: "<Q", INT64: "<q", FLOAT64: "<d"}
+
+
+def quantize_q8_0(x):
+    """ggml's quantize_row_q8_0_ref on the last axis (a multiple of 32):
+    per block of 32, d = amax / 127 (f32), q = roundf(x * (1/d)), d stored as
+    f16. Returns (bytes of the blocks, the dequantized f32 values d16 * q)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    assert x.shape[-1] % 32 == 0, x.shape
+    b = x.reshape(-1, 32)
+    amax = np.abs(b).max(axis=1)
+    d = (amax / np.float32(127)).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        idv = np.where(d != 0, np.float32(1) / d, np.float32(0)).astype(np.float32)
+    v = (b * idv[:, None]).astype(np.float32).astype(np.float64)
+    q = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int8)  # roundf: half away from 0
+    d16 = d.astype(np.float16)
+    blocks = np.zeros(b.shape[0], dtype=[("d", "<f2"), ("qs", "i1", 32)])
+    blocks["d"] = d16
+    blocks["qs"] = q
+    deq = (d16.astype(np.float32)[:, None] * q.astype(np.float32)).reshape(x.shape)
+    return blocks.tobytes(), deq
+
+
+def dequantize_q8_0(data, shape):
+    blocks = np.frombuffer(data, dtype=[("d", "<f2"), ("qs", "i1", 32)])
+    return (blocks["d"].astype(np.float32)[:, None] * blocks["qs"].astype(np.float32)).reshape(shape)
+
+
+class Writer:
+    def __init__(self):
+        self.kv = []       # (key, type, value, elem_type)
+        self.tensors = []  # (name, ne, ggml type, bytes)
+
+    def add(self, key, vtype, value):
+        self.kv.append((key, vtype, value, None))
+
+    def add_array(self, key, elem_type, values):
+        self.kv.append((key, ARRAY, list(values), elem_type))
+
+    def add_tensor(self, name, shape, ggml_type, data):
+        """shape is numpy's (row-major, last axis contiguous); GGUF's ne is it reversed."""
+        self.tensors.append((name, tuple(reversed(shape)), ggml_type, bytes(data)))
+
+    @staticmethod
+    def _str(s):
+        b = s.encode("utf-8")
+        return struct.pack("<Q", len(b)) + b
+
+    def _value(self, vtype, value, elem_type):
+        if vtype == STRING:
+            return self._str(value)
+        if vtype == ARRAY:
+            out = [struct.pack("<IQ", elem_type, len(value))]
+            if elem_type == STRING:
+                out += [self._str(v) for v in value]
+            else:
+                fmt = _SCALAR_FMT[elem_type]
+                out += [struct.pack(fmt, v) for v in value]
+            return b"".join(out)
+        return struct.pack(_SCALAR_FMT[vtype], value)
+
+    def to_bytes(self):
+        head = [GGUF_MAGIC, struct.pack("<IQQ", 3, len(self.tensors), len(self.kv))]
+        for key, vtype, value, elem_type in self.kv:
+            head.append(self._str(key) + struct.pack("<I", vtype) + self._value(vtype, value, elem_type))
+        offset = 0
+        data = []
+        for name, ne, gtype, raw in self.tensors:
+            head.append(self._str(name) + struct.pack("<I", len(ne)) +
+                        b"".join(struct.pack("<Q", n) for n in ne) + struct.pack("<IQ", gtype, offset))
+            pad = (-len(raw)) % ALIGNMENT
+            data.append(raw + b"\0" * pad)
+            offset += len(raw) + pad
+        h = b"".join(head)
+        h += b"\0" * ((-len(h)) % ALIGNMENT)
+        return h + b"".join(data)
+
+    def write(self, path):
+        with open(path, "wb") as f:
+            f.write(self.to_bytes())
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from(fmt, data, pos)
+        pos += struct.calcsize(fmt)
+        return v[0] if len(v) == 1 else v
+
+    def string():
+        nonlocal pos
+        n = take("<Q")
+        s = data[pos:pos + n].decode("utf-8")
+        pos += n
+        return s
+
+    def value(t):
+        if t == STRING:
+            return string()
+        if t == ARRAY:
+            et, n = take("<IQ")
+            return [value(et) for _ in range(n)]
+        return take(_SCALAR_FMT[t])
+
+    assert data[:4] == GGUF_MAGIC
+    pos = 4
+    _version, n_tensors, n_kv = take("<IQQ")
+    kv = {}
+    for _ in range(n_kv):
+        k = string()
+        kv[k] = value(take("<I"))
+    infos = []
+    for _ in range(n_tensors):
+        name = string()
+        n_dims = take("<I")
+        ne = [take("<Q") for _ in range(n_dims)]
+        gtype, offset = take("<IQ")
+        infos.append((name, ne, gtype, offset))
+    return kv, infos, data, pos
+
+
+def read_kv(path):
+    """The key/values of a GGUF file as a dict (arrays as lists); for checks."""
+    return _read(path)[0]
+
+
+def read_tensors(path):
+    """{name: f32 numpy array in row-major shape reversed(ne)} for F32 and Q8_0 tensors."""
+    kv, infos, data, pos = _read(path)
+    align = kv.get("general.alignment", ALIGNMENT)
+    base = pos + (-pos) % align
+    out = {}
+    for name, ne, gtype, offset in infos:
+        shape = tuple(reversed(ne))
+        n = int(np.prod(ne))
+        if gtype == GGML_F32:
+            out[name] = np.frombuffer(data, dtype="<f4", count=n, offset=base + offset).reshape(shape)
+        elif gtype == GGML_Q8_0:
+            out[name] = dequantize_q8_0(data[base + offset:base + offset + n // 32 * 34], shape)
+        else:
+            raise ValueError(f"{name}: type {gtype} not handled here")
+    return out
