@@ -823,7 +823,7 @@ static int exec(struct jctx *c, const struct jnode *n, struct jbuf *out) {
         return r;
 }
 
-int jinja_render(const struct jinja_template *t, json_t *vars, const char *date_override,
+int jinja_render(const struct jinja_template *t, const struct jinja_var *vars, size_t n_vars, const char *date_override,
                  const struct jinja_limits *limits, char **ret, size_t *ret_len, struct vkinfer_err *err) {
         struct jctx c = {
                 .out_limit = limits && limits->max_output ? limits->max_output : JINJA_DEFAULT_MAX_OUTPUT,
@@ -833,22 +833,20 @@ int jinja_render(const struct jinja_template *t, json_t *vars, const char *date_
                 .err = err,
         };
         c.arena.limit = limits && limits->max_memory ? limits->max_memory : JINJA_DEFAULT_MAX_MEMORY;
-        if (vars && !json_is_object(vars))
-                return err_set(err, -EINVAL, "chat template: variables must be a JSON object");
         int r = -EINVAL;
         struct jbuf out = {0};
         c.top = c.frame = frame_new(&c, NULL);
         if (!c.top)
                 goto done;
-        if (vars) {
-                const char *k;
-                json_t *jv;
-                json_object_foreach(vars, k, jv) {
-                        struct jv *v = jv_from_json(&c, jv);
-                        char *name = arena_strndup(&c.arena, k, strlen(k));
-                        if (!v || !name || frame_set(&c, c.top, name, strlen(k), v) < 0)
-                                goto done;
+        for (size_t i = 0; i < n_vars; i++) {
+                if (!vars[i].name || !vars[i].value) {
+                        r = err_set(err, -EINVAL, "chat template: variable %zu has no name or value", i);
+                        goto done;
                 }
+                struct jv *v = jv_from_json(&c, vars[i].value);
+                char *name = arena_strndup(&c.arena, vars[i].name, strlen(vars[i].name));
+                if (!v || !name || frame_set(&c, c.top, name, strlen(vars[i].name), v) < 0)
+                        goto done;
         }
         if ((r = jbuf_put(&c, &out, "", 0)) < 0)
                 goto done;

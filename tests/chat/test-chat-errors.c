@@ -107,7 +107,7 @@ static void expect_limit(const char *src, const struct jinja_limits *lim, const 
         char *out = NULL;
         int r = jinja_parse(src, strlen(src), &t, &err);
         if (r >= 0)
-                r = jinja_render(t, NULL, NULL, lim, &out, NULL, &err);
+                r = jinja_render(t, NULL, 0, NULL, lim, &out, NULL, &err);
         CHECK(r < 0, "'%.60s' was not stopped", src);
         CHECK(r >= 0 || strstr(err.msg, needle), "'%.60s': error '%s' lacks '%s'", src, err.msg, needle);
         free(out);
