@@ -456,8 +456,18 @@ struct jv *jinja_call_func(struct jctx *c, const struct jnode *n, struct jv *fn,
                         case JF_S_ISSPACE: ok &= ch == ' ' || (ch >= 9 && ch <= 13); break;
                         case JF_S_ISALPHA: ok &= alpha; break;
                         case JF_S_ISALNUM: ok &= alpha || dig; break;
-                        case JF_S_ISUPPER: ok &= !(ch >= 'a' && ch <= 'z'); cased |= ch >= 'A' && ch <= 'Z'; break;
-                        default: ok &= !(ch >= 'A' && ch <= 'Z'); cased |= ch >= 'a' && ch <= 'z'; break;
+                        default: break;
+                        }
+                }
+                /* isupper/islower: every cased letter of that case, and one at least. */
+                if (fn->fn.id == JF_S_ISUPPER || fn->fn.id == JF_S_ISLOWER) {
+                        ok = true;
+                        for (size_t i = 0; i < self->s.n;) {
+                                uint32_t cp;
+                                i += utf8_next(self->s.p + i, self->s.n - i, &cp);
+                                bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp);
+                                cased |= lo || up;
+                                ok &= fn->fn.id == JF_S_ISUPPER ? !lo : !up;
                         }
                 }
                 if (fn->fn.id == JF_S_ISUPPER || fn->fn.id == JF_S_ISLOWER)

@@ -79,9 +79,10 @@ int jinja_run_test(struct jctx *c, const struct jnode *n, int test, struct jv *v
                         return jerr(c, n->line, -EINVAL, "test '%s' needs a string, got %s", n->name, jv_type_name(v));
                 {
                         bool cased = false, bad = false;
-                        for (size_t i = 0; i < v->s.n; i++) {
-                                char ch = v->s.p[i];
-                                bool lo = ch >= 'a' && ch <= 'z', up = ch >= 'A' && ch <= 'Z';
+                        for (size_t i = 0; i < v->s.n;) {
+                                uint32_t cp;
+                                i += utf8_next(v->s.p + i, v->s.n - i, &cp);
+                                bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp);
                                 cased |= lo || up;
                                 bad |= test == T_LOWER ? up : lo;
                         }
