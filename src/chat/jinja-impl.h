@@ -95,7 +95,6 @@ enum jn_kind {
         JN_MACRO,    /* name, kids: parameter NAMEs, kw_vals: defaults (NULL for none), b: body */
         JN_BREAK,
         JN_CONTINUE,
-        JN_CALLBLOCK_UNUSED,
         /* expressions */
         JN_CONST,    /* val */
         JN_NAME,     /* name */
@@ -132,7 +131,7 @@ struct jnode {
         struct jnode *a, *b, *c, *d, *e;
         struct jnode **kids;
         size_t n_kids;
-        const char **kw_names; /* call keyword names; NULL-terminated count n_kw */
+        const char **kw_names; /* keyword argument names, n_kw of them */
         struct jnode **kw_vals;
         size_t n_kw;
         int *ops; /* JN_COMPARE: n_kids - 1 operators */
@@ -212,18 +211,16 @@ struct jframe {
 };
 
 struct jctx {
-        struct arena arena;
-        struct jframe *frame;
-        struct jframe *top;
-        char *out;
-        size_t out_len, out_cap, out_limit;
+        struct arena arena;     /* every value of this rendering; capped */
+        struct jframe *frame;   /* the current scope */
+        struct jframe *top;     /* the template's scope, holding the caller's variables */
+        size_t out_limit;       /* cap on the output and on any one string */
         uint64_t steps, step_limit;
         unsigned depth, depth_limit;
         int loopctl; /* 0, 1 = break, 2 = continue */
         bool failed;
         const char *date_override;
         struct vkinfer_err *err;
-        char *caller_buf;
 };
 
 /* Sets the error (first one wins) and returns -EINVAL-like codes. */

@@ -205,6 +205,11 @@ static void test_api(void) {
         CHECK(strcmp(out, "<B> 5.0 [1, None] True why") == 0, "got '%s'", out);
         free(out);
 
+        /* transformers' {% generation %} marks assistant text and renders it unchanged. */
+        CHECK(chat_template_render("a{% generation %}b{{ 1 }}{% endgeneration %}c", m, 1, NULL, &out, &err) >= 0, "%s", err.msg);
+        CHECK(strcmp(out, "ab1c") == 0, "generation: '%s'", out);
+        free(out);
+
         /* As in transformers, tools and documents are None unless given. */
         CHECK(chat_template_render("{{ tools is none }} {{ documents is none }} {{ unk is defined }}", m, 1, NULL, &out, &err) >= 0, "%s", err.msg);
         CHECK(strcmp(out, "True True False") == 0, "defaults: '%s'", out);
