@@ -315,6 +315,8 @@ struct jv *jstr_case(struct jctx *c, struct jv *s, enum casemode mode);
 /* Whether a code point is an upper (lower) case letter. */
 bool jchar_is_upper(uint32_t cp);
 bool jchar_is_lower(uint32_t cp);
+/* Whether repr() escapes a code point >= 0x80 (not str.isprintable()). */
+bool jchar_unprintable(uint32_t cp);
 /* Appends to a list built in place; *cap tracks its storage. */
 struct jv *jlist_push(struct jctx *c, struct jv *l, size_t *cap, struct jv *item);
 struct jv *jstr_split(struct jctx *c, unsigned line, struct jv *s, struct jv *sep, int64_t maxsplit, bool from_right);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat/jinja-case-table.h"
+#include "chat/jinja-unicode-table.h"
 #include "chat/jinja-impl.h"
 
 
@@ -154,6 +154,20 @@ bool jchar_is_upper(uint32_t cp) {
 bool jchar_is_lower(uint32_t cp) {
         uint32_t o[3];
         return map_case(cp, true, o) != 1 || o[0] != cp;
+}
+
+bool jchar_unprintable(uint32_t cp) {
+        size_t lo = 0, hi = ELEMENTSOF(unprintable_ranges);
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (cp < unprintable_ranges[mid].first)
+                        hi = mid;
+                else if (cp > unprintable_ranges[mid].last)
+                        lo = mid + 1;
+                else
+                        return true;
+        }
+        return false;
 }
 
 /* Whether s[at..] (after a capital sigma) continues a word: Python's

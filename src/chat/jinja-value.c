@@ -475,15 +475,6 @@ bool py_isspace(uint32_t cp) {
                cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
-/* Code points that Python's repr() escapes (not str.isprintable()); an
- * approximation of the Unicode tables that covers controls, format
- * characters, separators and private use. */
-static bool py_unprintable(uint32_t cp) {
-        return cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x1680 ||
-               (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
-               (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff ||
-               (cp >= 0xd800 && cp <= 0xf8ff) || (cp >= 0xfff9 && cp <= 0xfffb) || cp >= 0xf0000;
-}
 
 /* ---- Text output */
 
@@ -601,7 +592,7 @@ static int put_py_str_repr(struct jctx *c, struct jbuf *b, const char *s, size_t
                         r = jbuf_puts(c, b, "\\r");
                 else if (cp == '\t')
                         r = jbuf_puts(c, b, "\\t");
-                else if (py_unprintable(cp)) {
+                else if (cp < 0x20 || cp == 0x7f || jchar_unprintable(cp)) {
                         if (cp < 0x100)
                                 snprintf(esc, sizeof(esc), "\\x%02x", cp);
                         else if (cp < 0x10000)
