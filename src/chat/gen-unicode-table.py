@@ -49,15 +49,22 @@ for name, fn in (("lower", str.lower), ("upper", str.upper)):
 # title() of a single character where it differs from upper().
 emit_multi("title_multi", [(cp, chr(cp).title()) for cp in code_points() if chr(cp).title() != chr(cp).upper()])
 
-# Ranges of code points (from U+0080) that str.isprintable() rejects.
+# Ranges of code points from U+0080 for which a str predicate holds:
+# isprintable() is negated (repr() escapes those).
 print("struct cp_range {\n        uint32_t first, last;\n};\n")
-print("static const struct cp_range unprintable_ranges[] = {")
-start = None
-for cp in range(0x80, 0x110001):
-    bad = cp <= 0x10FFFF and not chr(cp).isprintable()
-    if bad and start is None:
-        start = cp
-    elif not bad and start is not None:
-        print("        {0x%x, 0x%x}," % (start, cp - 1))
-        start = None
-print("};")
+for name, pred in (("unprintable", lambda ch: not ch.isprintable()), ("alpha", str.isalpha),
+                   ("decimal", str.isdecimal), ("digit", str.isdigit), ("numeric", str.isnumeric),
+                   ("lowercase", str.islower), ("uppercase", str.isupper),
+                   ("titlecase", lambda ch: unicodedata.category(ch) == "Lt")):
+    print("static const struct cp_range %s_ranges[] = {" % name)
+    start = None
+    for cp in range(0x80, 0x110001):
+        hit = cp <= 0x10FFFF and not 0xD800 <= cp <= 0xDFFF and pred(chr(cp))
+        if 0xD800 <= cp <= 0xDFFF and name == "unprintable":
+            hit = True
+        if hit and start is None:
+            start = cp
+        elif not hit and start is not None:
+            print("        {0x%x, 0x%x}," % (start, cp - 1))
+            start = None
+    print("};\n")

@@ -29,8 +29,8 @@ static const struct method str_methods[] = {
         {"isalpha", JF_S_ISALPHA}, {"isalnum", JF_S_ISALNUM}, {"isupper", JF_S_ISUPPER},
         {"islower", JF_S_ISLOWER}, {"index", JF_S_INDEX},
         {"casefold", -1}, {"center", -1}, {"encode", -1}, {"expandtabs", -1}, {"format", -1},
-        {"format_map", -1}, {"isascii", -1}, {"isdecimal", -1}, {"isidentifier", -1},
-        {"isnumeric", -1}, {"isprintable", -1}, {"istitle", -1}, {"ljust", -1}, {"maketrans", -1},
+        {"format_map", -1}, {"isascii", JF_S_ISASCII}, {"isdecimal", JF_S_ISDECIMAL}, {"isidentifier", -1},
+        {"isnumeric", JF_S_ISNUMERIC}, {"isprintable", -1}, {"istitle", -1}, {"ljust", -1}, {"maketrans", -1},
         {"partition", -1}, {"removeprefix", -1}, {"removesuffix", -1}, {"rindex", -1},
         {"rjust", -1}, {"rpartition", -1}, {"swapcase", -1}, {"translate", -1}, {"zfill", -1},
 };
@@ -445,29 +445,32 @@ struct jv *jinja_call_func(struct jctx *c, const struct jnode *n, struct jv *fn,
         case JF_S_ISSPACE:
         case JF_S_ISALPHA:
         case JF_S_ISALNUM:
+        case JF_S_ISDECIMAL:
+        case JF_S_ISNUMERIC:
+        case JF_S_ISASCII:
         case JF_S_ISUPPER:
         case JF_S_ISLOWER: {
-                bool ok = self->s.n > 0, cased = false;
-                for (size_t i = 0; i < self->s.n; i++) {
-                        char ch = self->s.p[i];
-                        bool dig = ch >= '0' && ch <= '9', alpha = jascii_alpha(ch);
+                /* Python's predicates: every code point qualifies (and, but for
+                 * isascii, there is one); isupper/islower look at cased letters
+                 * only and need one. */
+                bool ok = self->s.n > 0 || fn->fn.id == JF_S_ISASCII, cased = false;
+                for (size_t i = 0; i < self->s.n;) {
+                        uint32_t cp;
+                        i += utf8_next(self->s.p + i, self->s.n - i, &cp);
+                        bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp), ti = jchar_is_title(cp);
                         switch (fn->fn.id) {
-                        case JF_S_ISDIGIT: ok &= dig; break;
-                        case JF_S_ISSPACE: ok &= ch == ' ' || (ch >= 9 && ch <= 13); break;
-                        case JF_S_ISALPHA: ok &= alpha; break;
-                        case JF_S_ISALNUM: ok &= alpha || dig; break;
-                        default: break;
-                        }
-                }
-                /* isupper/islower: every cased letter of that case, and one at least. */
-                if (fn->fn.id == JF_S_ISUPPER || fn->fn.id == JF_S_ISLOWER) {
-                        ok = true;
-                        for (size_t i = 0; i < self->s.n;) {
-                                uint32_t cp;
-                                i += utf8_next(self->s.p + i, self->s.n - i, &cp);
-                                bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp);
-                                cased |= lo || up;
-                                ok &= fn->fn.id == JF_S_ISUPPER ? !lo : !up;
+                        case JF_S_ISDIGIT: ok &= jchar_class(JC_DIGIT, cp); break;
+                        case JF_S_ISSPACE: ok &= py_isspace(cp); break;
+                        case JF_S_ISALPHA: ok &= jchar_class(JC_ALPHA, cp); break;
+                        case JF_S_ISDECIMAL: ok &= jchar_class(JC_DECIMAL, cp); break;
+                        case JF_S_ISNUMERIC: ok &= jchar_class(JC_NUMERIC, cp); break;
+                        case JF_S_ISASCII: ok &= cp < 0x80; break;
+                        case JF_S_ISALNUM:
+                                ok &= jchar_class(JC_ALPHA, cp) || jchar_class(JC_DECIMAL, cp) ||
+                                      jchar_class(JC_DIGIT, cp) || jchar_class(JC_NUMERIC, cp);
+                                break;
+                        case JF_S_ISUPPER: ok &= !lo && !ti; cased |= up; break;
+                        default: ok &= !up && !ti; cased |= lo; break;
                         }
                 }
                 if (fn->fn.id == JF_S_ISUPPER || fn->fn.id == JF_S_ISLOWER)

@@ -82,9 +82,9 @@ int jinja_run_test(struct jctx *c, const struct jnode *n, int test, struct jv *v
                         for (size_t i = 0; i < v->s.n;) {
                                 uint32_t cp;
                                 i += utf8_next(v->s.p + i, v->s.n - i, &cp);
-                                bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp);
-                                cased |= lo || up;
-                                bad |= test == T_LOWER ? up : lo;
+                                bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp), ti = jchar_is_title(cp);
+                                cased |= test == T_LOWER ? lo : up;
+                                bad |= ti || (test == T_LOWER ? up : lo);
                         }
                         *ret = cased && !bad;
                 }

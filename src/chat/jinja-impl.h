@@ -185,7 +185,8 @@ enum jfunc {
         JF_S_SPLIT, JF_S_RSPLIT, JF_S_STARTSWITH, JF_S_ENDSWITH, JF_S_STRIP, JF_S_LSTRIP,
         JF_S_RSTRIP, JF_S_LOWER, JF_S_UPPER, JF_S_REPLACE, JF_S_FIND, JF_S_RFIND, JF_S_COUNT,
         JF_S_TITLE, JF_S_CAPITALIZE, JF_S_JOIN, JF_S_SPLITLINES, JF_S_ISDIGIT, JF_S_ISSPACE,
-        JF_S_ISALPHA, JF_S_ISALNUM, JF_S_ISUPPER, JF_S_ISLOWER, JF_S_INDEX,
+        JF_S_ISALPHA, JF_S_ISALNUM, JF_S_ISUPPER, JF_S_ISLOWER, JF_S_INDEX, JF_S_ISDECIMAL,
+        JF_S_ISNUMERIC, JF_S_ISASCII,
         /* dict methods */
         JF_D_ITEMS, JF_D_KEYS, JF_D_VALUES, JF_D_GET,
         /* list methods (read-only) */
@@ -315,8 +316,10 @@ struct jv *jstr_case(struct jctx *c, struct jv *s, enum casemode mode);
 /* Whether a code point is an upper (lower) case letter. */
 bool jchar_is_upper(uint32_t cp);
 bool jchar_is_lower(uint32_t cp);
-/* Whether repr() escapes a code point >= 0x80 (not str.isprintable()). */
-bool jchar_unprintable(uint32_t cp);
+bool jchar_is_title(uint32_t cp);
+/* Python's character classes (str.isalpha() etc.) for one code point. */
+enum jchar_class { JC_UNPRINTABLE, JC_ALPHA, JC_DECIMAL, JC_DIGIT, JC_NUMERIC };
+bool jchar_class(enum jchar_class cls, uint32_t cp);
 /* Appends to a list built in place; *cap tracks its storage. */
 struct jv *jlist_push(struct jctx *c, struct jv *l, size_t *cap, struct jv *item);
 struct jv *jstr_split(struct jctx *c, unsigned line, struct jv *s, struct jv *sep, int64_t maxsplit, bool from_right);

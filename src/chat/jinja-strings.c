@@ -139,33 +139,58 @@ static size_t map_case(uint32_t cp, bool upper, uint32_t out[3]) {
         return 1;
 }
 
-/* Python's "cased": a letter with case (approximated as one that changes
- * under lower() or upper()). */
-static bool is_cased(uint32_t cp) {
-        uint32_t o[3];
-        return map_case(cp, false, o) != 1 || o[0] != cp || map_case(cp, true, o) != 1 || o[0] != cp;
-}
+static bool in_ranges(const struct cp_range *r, size_t n, uint32_t cp);
 
 bool jchar_is_upper(uint32_t cp) {
-        uint32_t o[3];
-        return map_case(cp, false, o) != 1 || o[0] != cp;
+        if (cp < 0x80)
+                return cp >= 'A' && cp <= 'Z';
+        return in_ranges(uppercase_ranges, ELEMENTSOF(uppercase_ranges), cp);
 }
 
 bool jchar_is_lower(uint32_t cp) {
-        uint32_t o[3];
-        return map_case(cp, true, o) != 1 || o[0] != cp;
+        if (cp < 0x80)
+                return cp >= 'a' && cp <= 'z';
+        return in_ranges(lowercase_ranges, ELEMENTSOF(lowercase_ranges), cp);
 }
 
-bool jchar_unprintable(uint32_t cp) {
-        size_t lo = 0, hi = ELEMENTSOF(unprintable_ranges);
+bool jchar_is_title(uint32_t cp) {
+        return cp >= 0x80 && in_ranges(titlecase_ranges, ELEMENTSOF(titlecase_ranges), cp);
+}
+
+/* Python's "cased": upper, lower or title case. */
+static bool is_cased(uint32_t cp) {
+        return jchar_is_upper(cp) || jchar_is_lower(cp) || jchar_is_title(cp);
+}
+
+static bool in_ranges(const struct cp_range *r, size_t n, uint32_t cp) {
+        size_t lo = 0, hi = n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                if (cp < unprintable_ranges[mid].first)
+                if (cp < r[mid].first)
                         hi = mid;
-                else if (cp > unprintable_ranges[mid].last)
+                else if (cp > r[mid].last)
                         lo = mid + 1;
                 else
                         return true;
+        }
+        return false;
+}
+
+bool jchar_class(enum jchar_class cls, uint32_t cp) {
+        if (cp < 0x80) {
+                bool digit = cp >= '0' && cp <= '9';
+                switch (cls) {
+                case JC_UNPRINTABLE: return cp < 0x20 || cp == 0x7f;
+                case JC_ALPHA: return jascii_alpha((char) cp);
+                default: return digit;
+                }
+        }
+        switch (cls) {
+        case JC_UNPRINTABLE: return in_ranges(unprintable_ranges, ELEMENTSOF(unprintable_ranges), cp);
+        case JC_ALPHA: return in_ranges(alpha_ranges, ELEMENTSOF(alpha_ranges), cp);
+        case JC_DECIMAL: return in_ranges(decimal_ranges, ELEMENTSOF(decimal_ranges), cp);
+        case JC_DIGIT: return in_ranges(digit_ranges, ELEMENTSOF(digit_ranges), cp);
+        case JC_NUMERIC: return in_ranges(numeric_ranges, ELEMENTSOF(numeric_ranges), cp);
         }
         return false;
 }

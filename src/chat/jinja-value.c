@@ -592,7 +592,7 @@ static int put_py_str_repr(struct jctx *c, struct jbuf *b, const char *s, size_t
                         r = jbuf_puts(c, b, "\\r");
                 else if (cp == '\t')
                         r = jbuf_puts(c, b, "\\t");
-                else if (cp < 0x20 || cp == 0x7f || jchar_unprintable(cp)) {
+                else if (jchar_class(JC_UNPRINTABLE, cp)) {
                         if (cp < 0x100)
                                 snprintf(esc, sizeof(esc), "\\x%02x", cp);
                         else if (cp < 0x10000)
