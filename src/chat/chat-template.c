@@ -130,8 +130,16 @@ int chat_template_apply(const struct chat_template *t, json_t *messages, const s
         }
         if (r == -ENOMEM)
                 err_set(err, r, "chat template: out of memory");
+        char *out = NULL;
+        size_t len = 0;
         if (r >= 0)
-                r = jinja_render(t->tpl, vars, n, opts ? opts->date_override : NULL, NULL, ret, NULL, err);
+                r = jinja_render(t->tpl, vars, n, opts ? opts->date_override : NULL, NULL, &out, &len, err);
+        /* A C string cannot carry a NUL; refuse rather than cut the prompt. */
+        if (r >= 0 && memchr(out, 0, len)) {
+                free(out);
+                r = err_set(err, -EINVAL, "chat template: the rendered prompt contains a NUL character");
+        } else if (r >= 0)
+                *ret = out;
         for (size_t i = 0; owned && i < n_owned; i++)
                 json_decref(owned[i]);
         free(owned);

@@ -46,8 +46,8 @@ struct jinja_var {
 /* Renders with the variables vars[0..n_vars) (a later one of the same name
  * wins). date_override, when non-NULL, is "YYYY-MM-DD" and
  * fixes what strftime_now() sees; otherwise the local time is used.
- * limits may be NULL. *ret is a malloc'd NUL-terminated string (the
- * rendering may itself contain no NUL since JSON strings cannot either). */
+ * limits may be NULL. *ret is malloc'd and NUL-terminated; *ret_len (may be
+ * NULL) is its length, which tells a NUL the template wrote itself. */
 int jinja_render(const struct jinja_template *t, const struct jinja_var *vars, size_t n_vars, const char *date_override,
                  const struct jinja_limits *limits, char **ret, size_t *ret_len,
                  struct vkinfer_err *err);

@@ -99,6 +99,7 @@ static void test_runtime(void) {
         expect_fail("{{ range(0) }}{{ 'x'.split('') }}", "empty separator", NULL);
         expect_fail("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", "takes 1 arguments", NULL);
         expect_fail("{{ messages[0] | items | first | first | abs }}", "abs()", NULL);
+        expect_fail("a{{ '\\x00' }}b", "NUL", NULL);
 }
 
 static void expect_limit(const char *src, const struct jinja_limits *lim, const char *needle) {
