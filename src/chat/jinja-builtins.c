@@ -499,6 +499,7 @@ struct jv *jinja_call_func(struct jctx *c, const struct jnode *n, struct jv *fn,
                                 r->l.v[i] = t;
                         }
                 }
+                r->view = fn->fn.id == JF_D_KEYS ? JV_VIEW_KEYS : fn->fn.id == JF_D_VALUES ? JV_VIEW_VALUES : JV_VIEW_ITEMS;
                 return r;
         case JF_D_GET:
                 if (n_pos < 1 || n_pos > 2 || n_kw)

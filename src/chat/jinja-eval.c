@@ -362,6 +362,10 @@ static int contains(struct jctx *c, unsigned line, struct jv *needle, struct jv 
                 return 0;
         case JV_DICT:
         case JV_NS:
+                if (needle->t == JV_LIST && !needle->is_tuple)
+                        return jerr(c, line, -EINVAL, "unhashable type: '%s'", jv_type_name(needle));
+                if (needle->t == JV_DICT)
+                        return jerr(c, line, -EINVAL, "unhashable type: 'dict'");
                 *ret = jv_dict_get_v(hay, needle) != NULL;
                 return 0;
         default:

@@ -670,6 +670,7 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                 struct jv fn = {.t = JV_FUNC, .fn = {.id = JF_D_ITEMS, .self = in, .name = "items"}};
                 if (!(r = jinja_call_func(c, n, &fn, NULL, 0, NULL, NULL, 0)))
                         return NULL;
+                r->view = JV_VIEW_NONE; /* sorted() gives a plain list */
                 size_t cnt = r->l.n;
                 struct jv **keys = arena_alloc(&c->arena, (cnt + 1) * sizeof(*keys) * 3);
                 if (!keys)

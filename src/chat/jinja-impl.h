@@ -46,6 +46,9 @@ struct jv {
         /* A lazy result of select/map/items/...: one pass, always true, no
          * len(), not printable; modelled as a list with these flags. */
         bool is_gen, consumed;
+        /* dict.keys()/values()/items(): a list that prints as dict_keys([...])
+         * and so on, and equals no list. */
+        uint8_t view;
         union {
                 bool b;
                 int64_t i;
@@ -239,6 +242,7 @@ struct jv *jv_dict(struct jctx *c);
 int jv_dict_set(struct jctx *c, struct jv *d, struct jv *key, struct jv *val);
 struct jv *jv_dict_get(const struct jv *d, const char *key, size_t n);
 struct jv *jv_dict_get_v(const struct jv *d, const struct jv *key);
+enum { JV_VIEW_NONE, JV_VIEW_KEYS, JV_VIEW_VALUES, JV_VIEW_ITEMS };
 struct jv *jv_undef(struct jctx *c, const char *name, size_t n);
 /* An undefined value whose message (used when it is misused) is formatted. */
 struct jv *jv_undef_fmt(struct jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

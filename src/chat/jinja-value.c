@@ -333,7 +333,7 @@ bool jv_equal(const struct jv *a, const struct jv *b) {
                         return num_f(a) == num_f(b);
                 return num_i(a) == num_i(b);
         }
-        if (a->t != b->t || (a->t == JV_LIST && (a->is_gen || b->is_gen)))
+        if (a->t != b->t || (a->t == JV_LIST && (a->is_gen || b->is_gen || a->view != b->view)))
                 return false;
         switch (a->t) {
         case JV_UNDEF:
@@ -402,7 +402,10 @@ const char *jv_type_name(const struct jv *v) {
         case JV_INT: return "int";
         case JV_FLOAT: return "float";
         case JV_STR: return "str";
-        case JV_LIST: return v->is_gen ? "generator" : v->is_tuple ? "tuple" : "list";
+        case JV_LIST:
+                if (v->view)
+                        return v->view == JV_VIEW_KEYS ? "dict_keys" : v->view == JV_VIEW_VALUES ? "dict_values" : "dict_items";
+                return v->is_gen ? "generator" : v->is_tuple ? "tuple" : "list";
         case JV_DICT: return "dict";
         case JV_NS: return "Namespace";
         case JV_LOOP: return "LoopContext";
@@ -608,7 +611,10 @@ static int put_py_str_repr(struct jctx *c, struct jbuf *b, const char *s, size_t
 }
 
 static int put_seq(struct jctx *c, struct jbuf *b, const struct jv *v, unsigned line) {
-        int r = jbuf_putc(c, b, v->is_tuple ? '(' : '[');
+        static const char *const views[] = {"", "dict_keys(", "dict_values(", "dict_items("};
+        int r = jbuf_puts(c, b, views[v->view & 3]);
+        if (r >= 0)
+                r = jbuf_putc(c, b, v->is_tuple ? '(' : '[');
         for (size_t i = 0; i < v->l.n && r >= 0; i++) {
                 if (i)
                         r = jbuf_puts(c, b, ", ");
@@ -617,7 +623,9 @@ static int put_seq(struct jctx *c, struct jbuf *b, const struct jv *v, unsigned 
         }
         if (r >= 0 && v->is_tuple && v->l.n == 1)
                 r = jbuf_putc(c, b, ',');
-        return r < 0 ? r : jbuf_putc(c, b, v->is_tuple ? ')' : ']');
+        if (r >= 0)
+                r = jbuf_putc(c, b, v->is_tuple ? ')' : ']');
+        return r < 0 || !v->view ? r : jbuf_putc(c, b, ')');
 }
 
 static int put_dict(struct jctx *c, struct jbuf *b, const struct jv *v, unsigned line) {
@@ -776,8 +784,8 @@ int jv_to_json(struct jctx *c, struct jbuf *b, const struct jv *v, int indent, b
         case JV_STR:
                 return json_str(c, b, v->s.p, v->s.n);
         case JV_LIST:
-                if (v->is_gen)
-                        return jerr(c, line, -EINVAL, "tojson: Object of type generator is not JSON serializable");
+                if (v->is_gen || v->view)
+                        return jerr(c, line, -EINVAL, "tojson: Object of type %s is not JSON serializable", jv_type_name(v));
                 if (v->l.n == 0)
                         return jbuf_puts(c, b, "[]");
                 r = jbuf_putc(c, b, '[');
