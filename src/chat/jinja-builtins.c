@@ -110,6 +110,8 @@ static struct jv *loop_attr(struct jctx *c, unsigned line, struct jv *obj, const
                 return i + 1 < len ? lp->items->l.v[i + 1] : jv_undef_fmt(c, "there is no next item");
         if (IS("cycle"))
                 return bound_method(c, obj, JF_LOOP_CYCLE, "cycle");
+        if (IS("changed"))
+                return bound_method(c, obj, JF_LOOP_CHANGED, "changed");
 #undef IS
         jerr(c, line, -EINVAL, "unsupported construct: loop.%.*s", (int) n, name);
         return NULL;
@@ -334,6 +336,20 @@ struct jv *jinja_call_func(struct jctx *c, const struct jnode *n, struct jv *fn,
                 if (n_pos == 0)
                         return jerr(c, line, -EINVAL, "no items for cycling given"), NULL;
                 return pos[self->loop->index0 % n_pos];
+        case JF_LOOP_CHANGED: {
+                /* True when the arguments differ from the previous call's. */
+                if (n_kw)
+                        return jerr(c, line, -EINVAL, "unsupported construct: loop.changed with keyword arguments"), NULL;
+                if (!(r = jv_list(c, n_pos)))
+                        return NULL;
+                r->is_tuple = true;
+                for (size_t i = 0; i < n_pos; i++)
+                        r->l.v[i] = pos[i];
+                bool changed = !self->loop->last_changed || !jv_equal(self->loop->last_changed, r);
+                if (changed)
+                        self->loop->last_changed = r;
+                return jv_bool(c, changed);
+        }
         case JF_S_SPLIT:
         case JF_S_RSPLIT: {
                 static const char *const kws[] = {"sep", "maxsplit", NULL};

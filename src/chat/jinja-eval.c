@@ -811,6 +811,45 @@ static int exec(struct jctx *c, const struct jnode *n, struct jbuf *out) {
                         r = frame_set(c, c->frame, n->name, n->name_len, v);
                 }
                 break;
+        case JN_WITH: {
+                /* The values are computed in the outer scope, then bound in a new one. */
+                struct jframe *outer = c->frame, *f = frame_new(c, outer);
+                if (!f) {
+                        r = -E2BIG;
+                        break;
+                }
+                for (size_t i = 0; i < n->n_kids && r >= 0; i++) {
+                        if (!(v = eval(c, n->kw_vals[i])))
+                                r = -EINVAL;
+                        else
+                                r = frame_set(c, f, n->kids[i]->name, n->kids[i]->name_len, v);
+                }
+                if (r >= 0) {
+                        c->frame = f;
+                        r = exec(c, n->b, out);
+                        c->frame = outer;
+                }
+                break;
+        }
+        case JN_FILTER_BLOCK: {
+                struct jbuf b = {0};
+                if ((r = jbuf_put(c, &b, "", 0)) < 0 || (r = exec(c, n->b, &b)) < 0)
+                        break;
+                if (!(v = jv_str_nocopy(c, b.p, b.n))) {
+                        r = -E2BIG;
+                        break;
+                }
+                for (size_t i = 0; i < n->n_kids && v; i++) {
+                        const struct jnode *f = n->kids[i];
+                        struct jv **args, **kw;
+                        if (eval_args(c, f, &args, &kw) < 0)
+                                v = NULL;
+                        else
+                                v = jinja_call_filter(c, f, v, args, f->n_kids, f->kw_names, kw, f->n_kw);
+                }
+                r = v ? jv_to_str(c, out, v, n->line) : -EINVAL;
+                break;
+        }
         case JN_BREAK:
         case JN_CONTINUE:
                 /* Jinja refuses these outside a loop at compile time; here the

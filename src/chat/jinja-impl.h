@@ -83,6 +83,7 @@ struct jdict {
 struct jloop {
         struct jv *items; /* JV_LIST being iterated */
         size_t index0;
+        struct jv *last_changed; /* loop.changed()'s previous arguments, or NULL */
 };
 
 /* ---- AST */
@@ -98,6 +99,8 @@ enum jn_kind {
         JN_MACRO,    /* name, kids: parameter NAMEs, kw_vals: defaults (NULL for none), b: body */
         JN_BREAK,
         JN_CONTINUE,
+        JN_WITH,     /* kids: target NAMEs, kw_vals: their values, b: body */
+        JN_FILTER_BLOCK, /* kids: JN_FILTERs with no input, applied in order to b's output */
         /* expressions */
         JN_CONST,    /* val */
         JN_NAME,     /* name */
@@ -183,7 +186,7 @@ int jinja_lex(struct arena *a, const char *src, size_t len, struct jtok **ret, s
 enum jfunc {
         JF_NONE = 0,
         /* globals */
-        JF_NAMESPACE, JF_RANGE, JF_DICT, JF_RAISE_EXCEPTION, JF_STRFTIME_NOW, JF_LOOP_CYCLE,
+        JF_NAMESPACE, JF_RANGE, JF_DICT, JF_RAISE_EXCEPTION, JF_STRFTIME_NOW, JF_LOOP_CYCLE, JF_LOOP_CHANGED,
         /* str methods */
         JF_S_SPLIT, JF_S_RSPLIT, JF_S_STARTSWITH, JF_S_ENDSWITH, JF_S_STRIP, JF_S_LSTRIP,
         JF_S_RSTRIP, JF_S_LOWER, JF_S_UPPER, JF_S_REPLACE, JF_S_FIND, JF_S_RFIND, JF_S_COUNT,
