@@ -86,54 +86,64 @@ enum chat_family chat_template_family(const struct chat_template *t) {
 
 /* The variables transformers passes: messages, tools and documents (None
  * unless given), add_generation_prompt, the special tokens, then the
- * caller's extras (which may override all of these). */
-static int build_vars(json_t *messages, const struct chat_render_opts *opts, json_t **ret, struct vkinfer_err *err) {
+ * caller's extras (which may override all of these). The caller's JSON is
+ * only read, so concurrent renderings may share it. */
+int chat_template_apply(const struct chat_template *t, json_t *messages, const struct chat_render_opts *opts,
+                        char **ret, struct vkinfer_err *err) {
         if (!json_is_array(messages))
                 return err_set(err, -EINVAL, "chat template: messages must be a JSON array");
-        json_t *vars = json_object();
-        if (!vars)
-                return err_set(err, -ENOMEM, "chat template: out of memory");
-        int r = 0;
-        /* transformers always passes tools and documents, None when absent. */
-        if (json_object_set(vars, "messages", messages) < 0 || json_object_set_new(vars, "tools", json_null()) < 0 ||
-            json_object_set_new(vars, "documents", json_null()) < 0 ||
-            json_object_set_new(vars, "add_generation_prompt", json_boolean(opts && opts->add_generation_prompt)) < 0)
-                r = -ENOMEM;
-        if (r >= 0 && opts && opts->bos_token && json_object_set_new(vars, "bos_token", json_string(opts->bos_token)) < 0)
-                r = err_set(err, -EINVAL, "chat template: bos_token is not valid UTF-8");
-        if (r >= 0 && opts && opts->eos_token && json_object_set_new(vars, "eos_token", json_string(opts->eos_token)) < 0)
-                r = err_set(err, -EINVAL, "chat template: eos_token is not valid UTF-8");
-        for (size_t i = 0; r >= 0 && opts && i < opts->n_vars; i++) {
+        size_t n_extra = opts ? opts->n_vars : 0, n = 0;
+        struct jinja_var *vars = calloc(n_extra + 6, sizeof(*vars));
+        json_t **owned = calloc(n_extra + 6, sizeof(*owned));
+        size_t n_owned = 0;
+        int r = vars && owned ? 0 : -ENOMEM;
+        if (r >= 0) {
+                vars[n++] = (struct jinja_var){"messages", messages};
+                owned[n_owned++] = json_null();
+                vars[n++] = (struct jinja_var){"tools", owned[n_owned - 1]};
+                vars[n++] = (struct jinja_var){"documents", owned[n_owned - 1]};
+                owned[n_owned++] = json_boolean(opts && opts->add_generation_prompt);
+                vars[n++] = (struct jinja_var){"add_generation_prompt", owned[n_owned - 1]};
+        }
+        if (r >= 0 && opts && opts->bos_token) {
+                if (!(owned[n_owned++] = json_string(opts->bos_token)))
+                        r = err_set(err, -EINVAL, "chat template: bos_token is not valid UTF-8");
+                vars[n++] = (struct jinja_var){"bos_token", owned[n_owned - 1]};
+        }
+        if (r >= 0 && opts && opts->eos_token) {
+                if (!(owned[n_owned++] = json_string(opts->eos_token)))
+                        r = err_set(err, -EINVAL, "chat template: eos_token is not valid UTF-8");
+                vars[n++] = (struct jinja_var){"eos_token", owned[n_owned - 1]};
+        }
+        for (size_t i = 0; r >= 0 && i < n_extra; i++) {
                 json_error_t jerr;
                 const char *name = opts->var_names[i], *val = opts->var_values_json[i];
-                if (!name || !val || !*name)
+                if (!name || !val || !*name) {
                         r = err_set(err, -EINVAL, "chat template: variable %zu has no name or value", i);
-                else {
-                        json_t *v = json_loads(val, JSON_DECODE_ANY, &jerr);
-                        if (!v)
-                                r = err_set(err, -EINVAL, "chat template: value of variable '%s' is not JSON: %s", name, jerr.text);
-                        else if (json_object_set_new(vars, name, v) < 0)
-                                r = err_set(err, -EINVAL, "chat template: bad variable name '%s'", name);
+                        break;
                 }
+                if (!(owned[n_owned++] = json_loads(val, JSON_DECODE_ANY, &jerr))) {
+                        r = err_set(err, -EINVAL, "chat template: value of variable '%s' is not JSON: %s", name, jerr.text);
+                        break;
+                }
+                vars[n++] = (struct jinja_var){name, owned[n_owned - 1]};
         }
         if (r == -ENOMEM)
                 err_set(err, r, "chat template: out of memory");
-        if (r < 0) {
-                json_decref(vars);
-                return r;
-        }
-        *ret = vars;
-        return 0;
-}
-
-int chat_template_apply(const struct chat_template *t, json_t *messages, const struct chat_render_opts *opts,
-                        char **ret, struct vkinfer_err *err) {
-        json_t *vars;
-        int r = build_vars(messages, opts, &vars, err);
-        if (r < 0)
-                return r;
-        r = jinja_render(t->tpl, vars, opts ? opts->date_override : NULL, NULL, ret, NULL, err);
-        json_decref(vars);
+        char *out = NULL;
+        size_t len = 0;
+        if (r >= 0)
+                r = jinja_render(t->tpl, vars, n, opts ? opts->date_override : NULL, NULL, &out, &len, err);
+        /* A C string cannot carry a NUL; refuse rather than cut the prompt. */
+        if (r >= 0 && memchr(out, 0, len)) {
+                free(out);
+                r = err_set(err, -EINVAL, "chat template: the rendered prompt contains a NUL character");
+        } else if (r >= 0)
+                *ret = out;
+        for (size_t i = 0; owned && i < n_owned; i++)
+                json_decref(owned[i]);
+        free(owned);
+        free(vars);
         return r;
 }
 

@@ -29,8 +29,8 @@ static const struct method str_methods[] = {
         {"isalpha", JF_S_ISALPHA}, {"isalnum", JF_S_ISALNUM}, {"isupper", JF_S_ISUPPER},
         {"islower", JF_S_ISLOWER}, {"index", JF_S_INDEX},
         {"casefold", -1}, {"center", -1}, {"encode", -1}, {"expandtabs", -1}, {"format", -1},
-        {"format_map", -1}, {"isascii", -1}, {"isdecimal", -1}, {"isidentifier", -1},
-        {"isnumeric", -1}, {"isprintable", -1}, {"istitle", -1}, {"ljust", -1}, {"maketrans", -1},
+        {"format_map", -1}, {"isascii", JF_S_ISASCII}, {"isdecimal", JF_S_ISDECIMAL}, {"isidentifier", -1},
+        {"isnumeric", JF_S_ISNUMERIC}, {"isprintable", -1}, {"istitle", -1}, {"ljust", -1}, {"maketrans", -1},
         {"partition", -1}, {"removeprefix", -1}, {"removesuffix", -1}, {"rindex", -1},
         {"rjust", -1}, {"rpartition", -1}, {"swapcase", -1}, {"translate", -1}, {"zfill", -1},
 };
@@ -110,6 +110,8 @@ static struct jv *loop_attr(struct jctx *c, unsigned line, struct jv *obj, const
                 return i + 1 < len ? lp->items->l.v[i + 1] : jv_undef_fmt(c, "there is no next item");
         if (IS("cycle"))
                 return bound_method(c, obj, JF_LOOP_CYCLE, "cycle");
+        if (IS("changed"))
+                return bound_method(c, obj, JF_LOOP_CHANGED, "changed");
 #undef IS
         jerr(c, line, -EINVAL, "unsupported construct: loop.%.*s", (int) n, name);
         return NULL;
@@ -334,6 +336,20 @@ struct jv *jinja_call_func(struct jctx *c, const struct jnode *n, struct jv *fn,
                 if (n_pos == 0)
                         return jerr(c, line, -EINVAL, "no items for cycling given"), NULL;
                 return pos[self->loop->index0 % n_pos];
+        case JF_LOOP_CHANGED: {
+                /* True when the arguments differ from the previous call's. */
+                if (n_kw)
+                        return jerr(c, line, -EINVAL, "unsupported construct: loop.changed with keyword arguments"), NULL;
+                if (!(r = jv_list(c, n_pos)))
+                        return NULL;
+                r->is_tuple = true;
+                for (size_t i = 0; i < n_pos; i++)
+                        r->l.v[i] = pos[i];
+                bool changed = !self->loop->last_changed || !jv_equal(self->loop->last_changed, r);
+                if (changed)
+                        self->loop->last_changed = r;
+                return jv_bool(c, changed);
+        }
         case JF_S_SPLIT:
         case JF_S_RSPLIT: {
                 static const char *const kws[] = {"sep", "maxsplit", NULL};
@@ -445,19 +461,32 @@ struct jv *jinja_call_func(struct jctx *c, const struct jnode *n, struct jv *fn,
         case JF_S_ISSPACE:
         case JF_S_ISALPHA:
         case JF_S_ISALNUM:
+        case JF_S_ISDECIMAL:
+        case JF_S_ISNUMERIC:
+        case JF_S_ISASCII:
         case JF_S_ISUPPER:
         case JF_S_ISLOWER: {
-                bool ok = self->s.n > 0, cased = false;
-                for (size_t i = 0; i < self->s.n; i++) {
-                        char ch = self->s.p[i];
-                        bool dig = ch >= '0' && ch <= '9', alpha = jascii_alpha(ch);
+                /* Python's predicates: every code point qualifies (and, but for
+                 * isascii, there is one); isupper/islower look at cased letters
+                 * only and need one. */
+                bool ok = self->s.n > 0 || fn->fn.id == JF_S_ISASCII, cased = false;
+                for (size_t i = 0; i < self->s.n;) {
+                        uint32_t cp;
+                        i += utf8_next(self->s.p + i, self->s.n - i, &cp);
+                        bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp), ti = jchar_is_title(cp);
                         switch (fn->fn.id) {
-                        case JF_S_ISDIGIT: ok &= dig; break;
-                        case JF_S_ISSPACE: ok &= ch == ' ' || (ch >= 9 && ch <= 13); break;
-                        case JF_S_ISALPHA: ok &= alpha; break;
-                        case JF_S_ISALNUM: ok &= alpha || dig; break;
-                        case JF_S_ISUPPER: ok &= !(ch >= 'a' && ch <= 'z'); cased |= ch >= 'A' && ch <= 'Z'; break;
-                        default: ok &= !(ch >= 'A' && ch <= 'Z'); cased |= ch >= 'a' && ch <= 'z'; break;
+                        case JF_S_ISDIGIT: ok &= jchar_class(JC_DIGIT, cp); break;
+                        case JF_S_ISSPACE: ok &= py_isspace(cp); break;
+                        case JF_S_ISALPHA: ok &= jchar_class(JC_ALPHA, cp); break;
+                        case JF_S_ISDECIMAL: ok &= jchar_class(JC_DECIMAL, cp); break;
+                        case JF_S_ISNUMERIC: ok &= jchar_class(JC_NUMERIC, cp); break;
+                        case JF_S_ISASCII: ok &= cp < 0x80; break;
+                        case JF_S_ISALNUM:
+                                ok &= jchar_class(JC_ALPHA, cp) || jchar_class(JC_DECIMAL, cp) ||
+                                      jchar_class(JC_DIGIT, cp) || jchar_class(JC_NUMERIC, cp);
+                                break;
+                        case JF_S_ISUPPER: ok &= !lo && !ti; cased |= up; break;
+                        default: ok &= !up && !ti; cased |= lo; break;
                         }
                 }
                 if (fn->fn.id == JF_S_ISUPPER || fn->fn.id == JF_S_ISLOWER)
@@ -486,6 +515,7 @@ struct jv *jinja_call_func(struct jctx *c, const struct jnode *n, struct jv *fn,
                                 r->l.v[i] = t;
                         }
                 }
+                r->view = fn->fn.id == JF_D_KEYS ? JV_VIEW_KEYS : fn->fn.id == JF_D_VALUES ? JV_VIEW_VALUES : JV_VIEW_ITEMS;
                 return r;
         case JF_D_GET:
                 if (n_pos < 1 || n_pos > 2 || n_kw)

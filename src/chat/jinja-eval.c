@@ -362,6 +362,10 @@ static int contains(struct jctx *c, unsigned line, struct jv *needle, struct jv 
                 return 0;
         case JV_DICT:
         case JV_NS:
+                if (needle->t == JV_LIST && !needle->is_tuple)
+                        return jerr(c, line, -EINVAL, "unhashable type: '%s'", jv_type_name(needle));
+                if (needle->t == JV_DICT)
+                        return jerr(c, line, -EINVAL, "unhashable type: 'dict'");
                 *ret = jv_dict_get_v(hay, needle) != NULL;
                 return 0;
         default:
@@ -807,6 +811,45 @@ static int exec(struct jctx *c, const struct jnode *n, struct jbuf *out) {
                         r = frame_set(c, c->frame, n->name, n->name_len, v);
                 }
                 break;
+        case JN_WITH: {
+                /* The values are computed in the outer scope, then bound in a new one. */
+                struct jframe *outer = c->frame, *f = frame_new(c, outer);
+                if (!f) {
+                        r = -E2BIG;
+                        break;
+                }
+                for (size_t i = 0; i < n->n_kids && r >= 0; i++) {
+                        if (!(v = eval(c, n->kw_vals[i])))
+                                r = -EINVAL;
+                        else
+                                r = frame_set(c, f, n->kids[i]->name, n->kids[i]->name_len, v);
+                }
+                if (r >= 0) {
+                        c->frame = f;
+                        r = exec(c, n->b, out);
+                        c->frame = outer;
+                }
+                break;
+        }
+        case JN_FILTER_BLOCK: {
+                struct jbuf b = {0};
+                if ((r = jbuf_put(c, &b, "", 0)) < 0 || (r = exec(c, n->b, &b)) < 0)
+                        break;
+                if (!(v = jv_str_nocopy(c, b.p, b.n))) {
+                        r = -E2BIG;
+                        break;
+                }
+                for (size_t i = 0; i < n->n_kids && v; i++) {
+                        const struct jnode *f = n->kids[i];
+                        struct jv **args, **kw;
+                        if (eval_args(c, f, &args, &kw) < 0)
+                                v = NULL;
+                        else
+                                v = jinja_call_filter(c, f, v, args, f->n_kids, f->kw_names, kw, f->n_kw);
+                }
+                r = v ? jv_to_str(c, out, v, n->line) : -EINVAL;
+                break;
+        }
         case JN_BREAK:
         case JN_CONTINUE:
                 /* Jinja refuses these outside a loop at compile time; here the
@@ -823,7 +866,7 @@ static int exec(struct jctx *c, const struct jnode *n, struct jbuf *out) {
         return r;
 }
 
-int jinja_render(const struct jinja_template *t, json_t *vars, const char *date_override,
+int jinja_render(const struct jinja_template *t, const struct jinja_var *vars, size_t n_vars, const char *date_override,
                  const struct jinja_limits *limits, char **ret, size_t *ret_len, struct vkinfer_err *err) {
         struct jctx c = {
                 .out_limit = limits && limits->max_output ? limits->max_output : JINJA_DEFAULT_MAX_OUTPUT,
@@ -833,22 +876,20 @@ int jinja_render(const struct jinja_template *t, json_t *vars, const char *date_
                 .err = err,
         };
         c.arena.limit = limits && limits->max_memory ? limits->max_memory : JINJA_DEFAULT_MAX_MEMORY;
-        if (vars && !json_is_object(vars))
-                return err_set(err, -EINVAL, "chat template: variables must be a JSON object");
         int r = -EINVAL;
         struct jbuf out = {0};
         c.top = c.frame = frame_new(&c, NULL);
         if (!c.top)
                 goto done;
-        if (vars) {
-                const char *k;
-                json_t *jv;
-                json_object_foreach(vars, k, jv) {
-                        struct jv *v = jv_from_json(&c, jv);
-                        char *name = arena_strndup(&c.arena, k, strlen(k));
-                        if (!v || !name || frame_set(&c, c.top, name, strlen(k), v) < 0)
-                                goto done;
+        for (size_t i = 0; i < n_vars; i++) {
+                if (!vars[i].name || !vars[i].value) {
+                        r = err_set(err, -EINVAL, "chat template: variable %zu has no name or value", i);
+                        goto done;
                 }
+                struct jv *v = jv_from_json(&c, vars[i].value);
+                char *name = arena_strndup(&c.arena, vars[i].name, strlen(vars[i].name));
+                if (!v || !name || frame_set(&c, c.top, name, strlen(vars[i].name), v) < 0)
+                        goto done;
         }
         if ((r = jbuf_put(&c, &out, "", 0)) < 0)
                 goto done;

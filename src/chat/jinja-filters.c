@@ -79,11 +79,12 @@ int jinja_run_test(struct jctx *c, const struct jnode *n, int test, struct jv *v
                         return jerr(c, n->line, -EINVAL, "test '%s' needs a string, got %s", n->name, jv_type_name(v));
                 {
                         bool cased = false, bad = false;
-                        for (size_t i = 0; i < v->s.n; i++) {
-                                char ch = v->s.p[i];
-                                bool lo = ch >= 'a' && ch <= 'z', up = ch >= 'A' && ch <= 'Z';
-                                cased |= lo || up;
-                                bad |= test == T_LOWER ? up : lo;
+                        for (size_t i = 0; i < v->s.n;) {
+                                uint32_t cp;
+                                i += utf8_next(v->s.p + i, v->s.n - i, &cp);
+                                bool lo = jchar_is_lower(cp), up = jchar_is_upper(cp), ti = jchar_is_title(cp);
+                                cased |= test == T_LOWER ? lo : up;
+                                bad |= ti || (test == T_LOWER ? up : lo);
                         }
                         *ret = cased && !bad;
                 }
@@ -669,6 +670,7 @@ struct jv *jinja_call_filter(struct jctx *c, const struct jnode *n, struct jv *i
                 struct jv fn = {.t = JV_FUNC, .fn = {.id = JF_D_ITEMS, .self = in, .name = "items"}};
                 if (!(r = jinja_call_func(c, n, &fn, NULL, 0, NULL, NULL, 0)))
                         return NULL;
+                r->view = JV_VIEW_NONE; /* sorted() gives a plain list */
                 size_t cnt = r->l.n;
                 struct jv **keys = arena_alloc(&c->arena, (cnt + 1) * sizeof(*keys) * 3);
                 if (!keys)

@@ -46,6 +46,9 @@ struct jv {
         /* A lazy result of select/map/items/...: one pass, always true, no
          * len(), not printable; modelled as a list with these flags. */
         bool is_gen, consumed;
+        /* dict.keys()/values()/items(): a list that prints as dict_keys([...])
+         * and so on, and equals no list. */
+        uint8_t view;
         union {
                 bool b;
                 int64_t i;
@@ -80,6 +83,7 @@ struct jdict {
 struct jloop {
         struct jv *items; /* JV_LIST being iterated */
         size_t index0;
+        struct jv *last_changed; /* loop.changed()'s previous arguments, or NULL */
 };
 
 /* ---- AST */
@@ -95,7 +99,8 @@ enum jn_kind {
         JN_MACRO,    /* name, kids: parameter NAMEs, kw_vals: defaults (NULL for none), b: body */
         JN_BREAK,
         JN_CONTINUE,
-        JN_CALLBLOCK_UNUSED,
+        JN_WITH,     /* kids: target NAMEs, kw_vals: their values, b: body */
+        JN_FILTER_BLOCK, /* kids: JN_FILTERs with no input, applied in order to b's output */
         /* expressions */
         JN_CONST,    /* val */
         JN_NAME,     /* name */
@@ -132,7 +137,7 @@ struct jnode {
         struct jnode *a, *b, *c, *d, *e;
         struct jnode **kids;
         size_t n_kids;
-        const char **kw_names; /* call keyword names; NULL-terminated count n_kw */
+        const char **kw_names; /* keyword argument names, n_kw of them */
         struct jnode **kw_vals;
         size_t n_kw;
         int *ops; /* JN_COMPARE: n_kids - 1 operators */
@@ -181,12 +186,13 @@ int jinja_lex(struct arena *a, const char *src, size_t len, struct jtok **ret, s
 enum jfunc {
         JF_NONE = 0,
         /* globals */
-        JF_NAMESPACE, JF_RANGE, JF_DICT, JF_RAISE_EXCEPTION, JF_STRFTIME_NOW, JF_LOOP_CYCLE,
+        JF_NAMESPACE, JF_RANGE, JF_DICT, JF_RAISE_EXCEPTION, JF_STRFTIME_NOW, JF_LOOP_CYCLE, JF_LOOP_CHANGED,
         /* str methods */
         JF_S_SPLIT, JF_S_RSPLIT, JF_S_STARTSWITH, JF_S_ENDSWITH, JF_S_STRIP, JF_S_LSTRIP,
         JF_S_RSTRIP, JF_S_LOWER, JF_S_UPPER, JF_S_REPLACE, JF_S_FIND, JF_S_RFIND, JF_S_COUNT,
         JF_S_TITLE, JF_S_CAPITALIZE, JF_S_JOIN, JF_S_SPLITLINES, JF_S_ISDIGIT, JF_S_ISSPACE,
-        JF_S_ISALPHA, JF_S_ISALNUM, JF_S_ISUPPER, JF_S_ISLOWER, JF_S_INDEX,
+        JF_S_ISALPHA, JF_S_ISALNUM, JF_S_ISUPPER, JF_S_ISLOWER, JF_S_INDEX, JF_S_ISDECIMAL,
+        JF_S_ISNUMERIC, JF_S_ISASCII,
         /* dict methods */
         JF_D_ITEMS, JF_D_KEYS, JF_D_VALUES, JF_D_GET,
         /* list methods (read-only) */
@@ -212,18 +218,16 @@ struct jframe {
 };
 
 struct jctx {
-        struct arena arena;
-        struct jframe *frame;
-        struct jframe *top;
-        char *out;
-        size_t out_len, out_cap, out_limit;
+        struct arena arena;     /* every value of this rendering; capped */
+        struct jframe *frame;   /* the current scope */
+        struct jframe *top;     /* the template's scope, holding the caller's variables */
+        size_t out_limit;       /* cap on the output and on any one string */
         uint64_t steps, step_limit;
         unsigned depth, depth_limit;
         int loopctl; /* 0, 1 = break, 2 = continue */
         bool failed;
         const char *date_override;
         struct vkinfer_err *err;
-        char *caller_buf;
 };
 
 /* Sets the error (first one wins) and returns -EINVAL-like codes. */
@@ -241,6 +245,7 @@ struct jv *jv_dict(struct jctx *c);
 int jv_dict_set(struct jctx *c, struct jv *d, struct jv *key, struct jv *val);
 struct jv *jv_dict_get(const struct jv *d, const char *key, size_t n);
 struct jv *jv_dict_get_v(const struct jv *d, const struct jv *key);
+enum { JV_VIEW_NONE, JV_VIEW_KEYS, JV_VIEW_VALUES, JV_VIEW_ITEMS };
 struct jv *jv_undef(struct jctx *c, const char *name, size_t n);
 /* An undefined value whose message (used when it is misused) is formatted. */
 struct jv *jv_undef_fmt(struct jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -315,6 +320,13 @@ char jascii_upper(char ch);
 bool jascii_alpha(char ch);
 enum casemode { CASE_LOWER, CASE_UPPER, CASE_TITLE, CASE_CAPITALIZE };
 struct jv *jstr_case(struct jctx *c, struct jv *s, enum casemode mode);
+/* Whether a code point is an upper (lower) case letter. */
+bool jchar_is_upper(uint32_t cp);
+bool jchar_is_lower(uint32_t cp);
+bool jchar_is_title(uint32_t cp);
+/* Python's character classes (str.isalpha() etc.) for one code point. */
+enum jchar_class { JC_UNPRINTABLE, JC_ALPHA, JC_DECIMAL, JC_DIGIT, JC_NUMERIC };
+bool jchar_class(enum jchar_class cls, uint32_t cp);
 /* Appends to a list built in place; *cap tracks its storage. */
 struct jv *jlist_push(struct jctx *c, struct jv *l, size_t *cap, struct jv *item);
 struct jv *jstr_split(struct jctx *c, unsigned line, struct jv *s, struct jv *sep, int64_t maxsplit, bool from_right);

@@ -921,6 +921,84 @@ static struct jnode *parse_macro(struct parser *p, unsigned line) {
         return expect_block_end(p) < 0 ? NULL : n;
 }
 
+/* {% with a = 1, b = x %} ... {% endwith %} */
+static struct jnode *parse_with(struct parser *p, unsigned line) {
+        struct jnode *n = node(p, JN_WITH, line);
+        struct nvec names = {0}, vals = {0};
+        if (!n)
+                return NULL;
+        while (!(cur(p)->type == JT_BLOCK_END)) {
+                if (names.n && expect_op(p, ",") < 0)
+                        return NULL;
+                struct jtok *t = cur(p);
+                if (t->type != JT_NAME) {
+                        expect_type(p, JT_NAME, "a variable name");
+                        return NULL;
+                }
+                struct jnode *target = node(p, JN_NAME, t->line);
+                if (!target)
+                        return NULL;
+                target->name = arena_strndup(p->a, t->s, t->n);
+                target->name_len = t->n;
+                advance(p);
+                struct jnode *v;
+                if (expect_op(p, "=") < 0 || !(v = parse_expression(p, true)) || nvec_push(p, &names, target) < 0 ||
+                    nvec_push(p, &vals, v) < 0)
+                        return NULL;
+        }
+        advance(p);
+        static const char *const ends[] = {"endwith", NULL};
+        if (!(n->b = parse_body(p, ends)))
+                return NULL;
+        advance(p);
+        n->kids = names.v;
+        n->n_kids = names.n;
+        n->kw_vals = vals.v;
+        return expect_block_end(p) < 0 ? NULL : n;
+}
+
+/* {% filter upper|replace('a', 'b') %} ... {% endfilter %} */
+static struct jnode *parse_filter_block(struct parser *p, unsigned line) {
+        struct jnode *n = node(p, JN_FILTER_BLOCK, line);
+        struct nvec chain = {0};
+        if (!n)
+                return NULL;
+        do {
+                if (chain.n)
+                        advance(p); /* the '|' */
+                struct jtok *t = cur(p);
+                if (t->type != JT_NAME) {
+                        expect_type(p, JT_NAME, "a filter name");
+                        return NULL;
+                }
+                int id = jinja_filter_lookup(t->s, t->n);
+                if (id < 0) {
+                        perr(p, line, -EINVAL, "unsupported filter '%.*s'", (int) t->n, t->s);
+                        return NULL;
+                }
+                struct jnode *f = node(p, JN_FILTER, t->line);
+                if (!f)
+                        return NULL;
+                f->op = id;
+                f->name = arena_strndup(p->a, t->s, t->n);
+                f->name_len = t->n;
+                advance(p);
+                if (is_op(p, "(") && parse_call_args(p, f) < 0)
+                        return NULL;
+                if (nvec_push(p, &chain, f) < 0)
+                        return NULL;
+        } while (is_op(p, "|"));
+        if (expect_block_end(p) < 0)
+                return NULL;
+        static const char *const ends[] = {"endfilter", NULL};
+        if (!(n->b = parse_body(p, ends)))
+                return NULL;
+        advance(p);
+        n->kids = chain.v;
+        n->n_kids = chain.n;
+        return expect_block_end(p) < 0 ? NULL : n;
+}
+
 static struct jnode *parse_statement(struct parser *p) {
         struct jtok *t = cur(p);
         unsigned line = t->line;
@@ -944,6 +1022,10 @@ static struct jnode *parse_statement(struct parser *p) {
         else if (tok_is(t, JT_NAME, "break") || tok_is(t, JT_NAME, "continue")) {
                 if ((n = node(p, tok_is(t, JT_NAME, "break") ? JN_BREAK : JN_CONTINUE, line)) && expect_block_end(p) < 0)
                         n = NULL;
+        } else if (tok_is(t, JT_NAME, "with")) {
+                n = parse_with(p, line);
+        } else if (tok_is(t, JT_NAME, "filter")) {
+                n = parse_filter_block(p, line);
         } else if (tok_is(t, JT_NAME, "generation")) {
                 /* transformers' AssistantTracker: renders its body unchanged. */
                 static const char *const ends[] = {"endgeneration", NULL};
@@ -953,7 +1035,8 @@ static struct jnode *parse_statement(struct parser *p) {
                                 n = NULL;
                 }
         } else {
-                static const char *const ends[] = {"endfor", "endif", "endset", "endmacro", "else", "elif", "endgeneration", NULL};
+                static const char *const ends[] = {"endfor", "endif", "endset", "endmacro", "else", "elif", "endgeneration",
+                                                   "endwith", "endfilter", NULL};
                 for (size_t i = 0; ends[i]; i++)
                         if (tok_is(t, JT_NAME, ends[i])) {
                                 perr(p, line, -EINVAL, "unexpected '{%% %s %%}' with no open block it could close", ends[i]);

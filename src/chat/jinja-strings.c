@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/jinja-unicode-table.h"
 #include "chat/jinja-impl.h"
 
 
@@ -106,23 +107,138 @@ bool jascii_alpha(char ch) {
         return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-struct jv *jstr_case(struct jctx *c, struct jv *s, enum casemode mode) {
-        char *p = arena_alloc(&c->arena, s->s.n + 1);
-        if (!p)
-                return jerr(c, 0, -E2BIG, "out of memory"), NULL;
-        bool prev_alpha = false;
-        for (size_t i = 0; i < s->s.n; i++) {
-                char ch = s->s.p[i];
-                switch (mode) {
-                case CASE_LOWER: ch = jascii_lower(ch); break;
-                case CASE_UPPER: ch = jascii_upper(ch); break;
-                case CASE_TITLE: ch = prev_alpha ? jascii_lower(ch) : jascii_upper(ch); break;
-                case CASE_CAPITALIZE: ch = i == 0 ? jascii_upper(ch) : jascii_lower(ch); break;
+static size_t map_multi(const struct case_multi *m, size_t nm, uint32_t cp, uint32_t out[3]) {
+        for (size_t i = 0; i < nm; i++)
+                if (m[i].cp == cp) {
+                        size_t k = 0;
+                        while (k < 3 && m[i].out[k])
+                                out[k] = m[i].out[k], k++;
+                        return k;
                 }
-                prev_alpha = jascii_alpha(s->s.p[i]) || ((unsigned char) s->s.p[i] >= 0x80 && prev_alpha);
-                p[i] = ch;
+        return 0;
+}
+
+/* One code point's lower or upper case: at most three code points. */
+static size_t map_case(uint32_t cp, bool upper, uint32_t out[3]) {
+        if (cp < 0x80) {
+                out[0] = upper ? (uint32_t) jascii_upper((char) cp) : (uint32_t) jascii_lower((char) cp);
+                return 1;
         }
-        return jv_str_nocopy(c, p, s->s.n);
+        size_t k = upper ? map_multi(upper_multi, ELEMENTSOF(upper_multi), cp, out)
+                         : map_multi(lower_multi, ELEMENTSOF(lower_multi), cp, out);
+        if (k)
+                return k;
+        const struct case_run *r = upper ? upper_runs : lower_runs;
+        size_t nr = upper ? ELEMENTSOF(upper_runs) : ELEMENTSOF(lower_runs);
+        for (size_t i = 0; i < nr && r[i].first <= cp; i++)
+                if (cp <= r[i].last && (cp - r[i].first) % r[i].step == 0) {
+                        out[0] = (uint32_t) ((int64_t) cp + r[i].delta);
+                        return 1;
+                }
+        out[0] = cp;
+        return 1;
+}
+
+static bool in_ranges(const struct cp_range *r, size_t n, uint32_t cp);
+
+bool jchar_is_upper(uint32_t cp) {
+        if (cp < 0x80)
+                return cp >= 'A' && cp <= 'Z';
+        return in_ranges(uppercase_ranges, ELEMENTSOF(uppercase_ranges), cp);
+}
+
+bool jchar_is_lower(uint32_t cp) {
+        if (cp < 0x80)
+                return cp >= 'a' && cp <= 'z';
+        return in_ranges(lowercase_ranges, ELEMENTSOF(lowercase_ranges), cp);
+}
+
+bool jchar_is_title(uint32_t cp) {
+        return cp >= 0x80 && in_ranges(titlecase_ranges, ELEMENTSOF(titlecase_ranges), cp);
+}
+
+/* Python's "cased": upper, lower or title case. */
+static bool is_cased(uint32_t cp) {
+        return jchar_is_upper(cp) || jchar_is_lower(cp) || jchar_is_title(cp);
+}
+
+static bool in_ranges(const struct cp_range *r, size_t n, uint32_t cp) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (cp < r[mid].first)
+                        hi = mid;
+                else if (cp > r[mid].last)
+                        lo = mid + 1;
+                else
+                        return true;
+        }
+        return false;
+}
+
+bool jchar_class(enum jchar_class cls, uint32_t cp) {
+        if (cp < 0x80) {
+                bool digit = cp >= '0' && cp <= '9';
+                switch (cls) {
+                case JC_UNPRINTABLE: return cp < 0x20 || cp == 0x7f;
+                case JC_ALPHA: return jascii_alpha((char) cp);
+                default: return digit;
+                }
+        }
+        switch (cls) {
+        case JC_UNPRINTABLE: return in_ranges(unprintable_ranges, ELEMENTSOF(unprintable_ranges), cp);
+        case JC_ALPHA: return in_ranges(alpha_ranges, ELEMENTSOF(alpha_ranges), cp);
+        case JC_DECIMAL: return in_ranges(decimal_ranges, ELEMENTSOF(decimal_ranges), cp);
+        case JC_DIGIT: return in_ranges(digit_ranges, ELEMENTSOF(digit_ranges), cp);
+        case JC_NUMERIC: return in_ranges(numeric_ranges, ELEMENTSOF(numeric_ranges), cp);
+        }
+        return false;
+}
+
+/* Whether s[at..] (after a capital sigma) continues a word: Python's
+ * Final_Sigma rule, without its case-ignorable skipping. */
+static bool cased_follows(const char *s, size_t n, size_t at) {
+        if (at >= n)
+                return false;
+        uint32_t cp;
+        utf8_next(s + at, n - at, &cp);
+        return is_cased(cp);
+}
+
+/* str.lower/upper/title/capitalize over all of Unicode, with Python's
+ * tables (jinja-case-table.h, from gen-case-table.py). */
+struct jv *jstr_case(struct jctx *c, struct jv *s, enum casemode mode) {
+        struct jbuf b = {0};
+        if (jbuf_put(c, &b, "", 0) < 0)
+                return NULL;
+        bool prev_cased = false;
+        for (size_t i = 0, k = 0; i < s->s.n; k++) {
+                uint32_t cp, out[3];
+                size_t l = utf8_next(s->s.p + i, s->s.n - i, &cp), n_out;
+                bool up;
+                switch (mode) {
+                case CASE_UPPER: up = true; break;
+                case CASE_TITLE: up = !prev_cased; break;
+                case CASE_CAPITALIZE: up = k == 0; break;
+                default: up = false; break;
+                }
+                /* title() and capitalize() use the title case where it differs. */
+                n_out = 0;
+                if (up && (mode == CASE_TITLE || mode == CASE_CAPITALIZE))
+                        n_out = map_multi(title_multi, ELEMENTSOF(title_multi), cp, out);
+                if (!n_out)
+                        n_out = map_case(cp, up, out);
+                if (!up && cp == 0x3a3 && prev_cased && !cased_follows(s->s.p, s->s.n, i + l))
+                        out[0] = 0x3c2; /* final sigma */
+                prev_cased = is_cased(cp);
+                for (size_t j = 0; j < n_out; j++) {
+                        char enc[4];
+                        if (jbuf_put(c, &b, enc, utf8_encode(out[j], enc)) < 0)
+                                return NULL;
+                }
+                i += l;
+        }
+        return jv_str_nocopy(c, b.p, b.n);
 }
 
 struct jv *jlist_push(struct jctx *c, struct jv *l, size_t *cap, struct jv *item) {

@@ -333,7 +333,7 @@ bool jv_equal(const struct jv *a, const struct jv *b) {
                         return num_f(a) == num_f(b);
                 return num_i(a) == num_i(b);
         }
-        if (a->t != b->t || (a->t == JV_LIST && (a->is_gen || b->is_gen)))
+        if (a->t != b->t || (a->t == JV_LIST && (a->is_gen || b->is_gen || a->view != b->view)))
                 return false;
         switch (a->t) {
         case JV_UNDEF:
@@ -402,7 +402,10 @@ const char *jv_type_name(const struct jv *v) {
         case JV_INT: return "int";
         case JV_FLOAT: return "float";
         case JV_STR: return "str";
-        case JV_LIST: return v->is_gen ? "generator" : v->is_tuple ? "tuple" : "list";
+        case JV_LIST:
+                if (v->view)
+                        return v->view == JV_VIEW_KEYS ? "dict_keys" : v->view == JV_VIEW_VALUES ? "dict_values" : "dict_items";
+                return v->is_gen ? "generator" : v->is_tuple ? "tuple" : "list";
         case JV_DICT: return "dict";
         case JV_NS: return "Namespace";
         case JV_LOOP: return "LoopContext";
@@ -475,15 +478,6 @@ bool py_isspace(uint32_t cp) {
                cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
-/* Code points that Python's repr() escapes (not str.isprintable()); an
- * approximation of the Unicode tables that covers controls, format
- * characters, separators and private use. */
-static bool py_unprintable(uint32_t cp) {
-        return cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x1680 ||
-               (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
-               (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff ||
-               (cp >= 0xd800 && cp <= 0xf8ff) || (cp >= 0xfff9 && cp <= 0xfffb) || cp >= 0xf0000;
-}
 
 /* ---- Text output */
 
@@ -601,7 +595,7 @@ static int put_py_str_repr(struct jctx *c, struct jbuf *b, const char *s, size_t
                         r = jbuf_puts(c, b, "\\r");
                 else if (cp == '\t')
                         r = jbuf_puts(c, b, "\\t");
-                else if (py_unprintable(cp)) {
+                else if (jchar_class(JC_UNPRINTABLE, cp)) {
                         if (cp < 0x100)
                                 snprintf(esc, sizeof(esc), "\\x%02x", cp);
                         else if (cp < 0x10000)
@@ -617,7 +611,10 @@ static int put_py_str_repr(struct jctx *c, struct jbuf *b, const char *s, size_t
 }
 
 static int put_seq(struct jctx *c, struct jbuf *b, const struct jv *v, unsigned line) {
-        int r = jbuf_putc(c, b, v->is_tuple ? '(' : '[');
+        static const char *const views[] = {"", "dict_keys(", "dict_values(", "dict_items("};
+        int r = jbuf_puts(c, b, views[v->view & 3]);
+        if (r >= 0)
+                r = jbuf_putc(c, b, v->is_tuple ? '(' : '[');
         for (size_t i = 0; i < v->l.n && r >= 0; i++) {
                 if (i)
                         r = jbuf_puts(c, b, ", ");
@@ -626,7 +623,9 @@ static int put_seq(struct jctx *c, struct jbuf *b, const struct jv *v, unsigned 
         }
         if (r >= 0 && v->is_tuple && v->l.n == 1)
                 r = jbuf_putc(c, b, ',');
-        return r < 0 ? r : jbuf_putc(c, b, v->is_tuple ? ')' : ']');
+        if (r >= 0)
+                r = jbuf_putc(c, b, v->is_tuple ? ')' : ']');
+        return r < 0 || !v->view ? r : jbuf_putc(c, b, ')');
 }
 
 static int put_dict(struct jctx *c, struct jbuf *b, const struct jv *v, unsigned line) {
@@ -785,8 +784,8 @@ int jv_to_json(struct jctx *c, struct jbuf *b, const struct jv *v, int indent, b
         case JV_STR:
                 return json_str(c, b, v->s.p, v->s.n);
         case JV_LIST:
-                if (v->is_gen)
-                        return jerr(c, line, -EINVAL, "tojson: Object of type generator is not JSON serializable");
+                if (v->is_gen || v->view)
+                        return jerr(c, line, -EINVAL, "tojson: Object of type %s is not JSON serializable", jv_type_name(v));
                 if (v->l.n == 0)
                         return jbuf_puts(c, b, "[]");
                 r = jbuf_putc(c, b, '[');

@@ -36,11 +36,18 @@ int jinja_parse(const char *src, size_t len, struct jinja_template **ret, struct
 /* Accepts NULL. */
 void jinja_template_free(struct jinja_template *t);
 
-/* Renders with the variables of `vars` (a JSON object; each key becomes a
- * template variable). date_override, when non-NULL, is "YYYY-MM-DD" and
+/* A template variable: its value is only read, never referenced or changed,
+ * so the same JSON may be rendered from several threads at once. */
+struct jinja_var {
+        const char *name;
+        json_t *value;
+};
+
+/* Renders with the variables vars[0..n_vars) (a later one of the same name
+ * wins). date_override, when non-NULL, is "YYYY-MM-DD" and
  * fixes what strftime_now() sees; otherwise the local time is used.
- * limits may be NULL. *ret is a malloc'd NUL-terminated string (the
- * rendering may itself contain no NUL since JSON strings cannot either). */
-int jinja_render(const struct jinja_template *t, json_t *vars, const char *date_override,
+ * limits may be NULL. *ret is malloc'd and NUL-terminated; *ret_len (may be
+ * NULL) is its length, which tells a NUL the template wrote itself. */
+int jinja_render(const struct jinja_template *t, const struct jinja_var *vars, size_t n_vars, const char *date_override,
                  const struct jinja_limits *limits, char **ret, size_t *ret_len,
                  struct vkinfer_err *err);

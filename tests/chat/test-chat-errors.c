@@ -31,7 +31,9 @@ static void expect_fail(const char *src, const char *n1, const char *n2) {
 static void test_unsupported(void) {
         expect_fail("{% include 'other.jinja' %}", "unsupported construct", "include");
         expect_fail("a\n{% extends 'base' %}", "line 2", "extends");
-        expect_fail("{% filter upper %}x{% endfilter %}", "unsupported construct", "filter");
+        expect_fail("{% macro m() %}{{ caller() }}{% endmacro %}{% call m() %}x{% endcall %}", "unsupported construct", "call");
+        expect_fail("{% filter frobnicate %}x{% endfilter %}", "unsupported filter 'frobnicate'", NULL);
+        expect_fail("{% with a = 1 %}never closed", "endwith", NULL);
         expect_fail("{% import 'm' as m %}", "unsupported construct", "import");
         expect_fail("line 1\nline 2\n{{ messages | frobnicate }}", "line 3", "unsupported filter 'frobnicate'");
         expect_fail("{{ 3 is prime }}", "unsupported test 'prime'", NULL);
@@ -48,7 +50,7 @@ static void test_unsupported(void) {
         expect_fail("{{ f(*messages) }}", "*args", NULL);
         expect_fail("{{ '\\N{BULLET}' }}", "\\N{", NULL);
         expect_fail("{{ loop.changed(1) }}{% for x in messages %}{{ loop.changed(x) }}{% endfor %}", "'loop' is undefined", NULL);
-        expect_fail("{% for x in messages %}{{ loop.changed(x) }}{% endfor %}", "loop.changed", NULL);
+        expect_fail("{% for x in messages %}{{ loop.revcycle }}{% endfor %}", "loop.revcycle", NULL);
 }
 
 static void test_syntax(void) {
@@ -99,6 +101,7 @@ static void test_runtime(void) {
         expect_fail("{{ range(0) }}{{ 'x'.split('') }}", "empty separator", NULL);
         expect_fail("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", "takes 1 arguments", NULL);
         expect_fail("{{ messages[0] | items | first | first | abs }}", "abs()", NULL);
+        expect_fail("a{{ '\\x00' }}b", "NUL", NULL);
 }
 
 static void expect_limit(const char *src, const struct jinja_limits *lim, const char *needle) {
@@ -107,7 +110,7 @@ static void expect_limit(const char *src, const struct jinja_limits *lim, const 
         char *out = NULL;
         int r = jinja_parse(src, strlen(src), &t, &err);
         if (r >= 0)
-                r = jinja_render(t, NULL, NULL, lim, &out, NULL, &err);
+                r = jinja_render(t, NULL, 0, NULL, lim, &out, NULL, &err);
         CHECK(r < 0, "'%.60s' was not stopped", src);
         CHECK(r >= 0 || strstr(err.msg, needle), "'%.60s': error '%s' lacks '%s'", src, err.msg, needle);
         free(out);
@@ -203,6 +206,11 @@ static void test_api(void) {
         CHECK(chat_template_render("{{ bos_token }} {{ n * 2 }} {{ obj.k }} {{ messages[0].content is none }} {{ messages[0].reasoning_content }}",
                                    m, 1, &o2, &out, &err) >= 0, "%s", err.msg);
         CHECK(strcmp(out, "<B> 5.0 [1, None] True why") == 0, "got '%s'", out);
+        free(out);
+
+        /* transformers' {% generation %} marks assistant text and renders it unchanged. */
+        CHECK(chat_template_render("a{% generation %}b{{ 1 }}{% endgeneration %}c", m, 1, NULL, &out, &err) >= 0, "%s", err.msg);
+        CHECK(strcmp(out, "ab1c") == 0, "generation: '%s'", out);
         free(out);
 
         /* As in transformers, tools and documents are None unless given. */

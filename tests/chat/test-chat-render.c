@@ -8,6 +8,7 @@
  * Also checks that the struct chat_message API and a reused parsed template
  * give the same bytes as the JSON API. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,8 +179,62 @@ static void test_jinja_cases(void) {
         json_decref(root);
 }
 
+/* One parsed template rendered from several threads at once. */
+struct thread_job {
+        const struct chat_template *t;
+        json_t *msgs;
+        const struct chat_render_opts *opts;
+        const char *want;
+        int bad;
+};
+
+static void *render_thread(void *arg) {
+        struct thread_job *job = arg;
+        for (int i = 0; i < 50; i++) {
+                char *out = NULL;
+                struct vkinfer_err err;
+                if (chat_template_apply(job->t, job->msgs, job->opts, &out, &err) < 0 || strcmp(out, job->want) != 0)
+                        job->bad++;
+                free(out);
+        }
+        return NULL;
+}
+
+static void test_threads(void) {
+        json_t *cases = load_json("chat-templates/renderings.json");
+        json_t *c = json_array_get(cases, json_array_size(cases) - 1); /* a Llama 3.1 case */
+        char rel[256];
+        snprintf(rel, sizeof(rel), "chat-templates/%s", json_string_value(json_object_get(c, "template")));
+        char *src = read_data(rel);
+        struct chat_template *t = NULL;
+        struct vkinfer_err err = {{0}};
+        CHECK(src && chat_template_new(src, &t, &err) >= 0, "parse %s: %s", rel, err.msg);
+        if (t) {
+                struct chat_render_opts opts = {
+                        .bos_token = json_string_value(json_object_get(c, "bos_token")),
+                        .eos_token = json_string_value(json_object_get(c, "eos_token")),
+                        .add_generation_prompt = json_is_true(json_object_get(c, "add_generation_prompt")),
+                };
+                struct thread_job jobs[4];
+                pthread_t th[4];
+                for (int i = 0; i < 4; i++) {
+                        jobs[i] = (struct thread_job){t, json_object_get(c, "messages"), &opts,
+                                                      json_string_value(json_object_get(c, "expected")), 0};
+                        CHECK(pthread_create(&th[i], NULL, render_thread, &jobs[i]) == 0, "pthread_create");
+                }
+                for (int i = 0; i < 4; i++) {
+                        pthread_join(th[i], NULL);
+                        CHECK(jobs[i].bad == 0, "thread %d: %d renderings differ", i, jobs[i].bad);
+                }
+        }
+        chat_template_free(t);
+        free(src);
+        json_decref(cases);
+}
+
 int main(void) {
         test_renderings();
         test_jinja_cases();
+        test_threads();
         return test_exit("chat-render");
 }
