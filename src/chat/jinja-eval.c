@@ -193,8 +193,9 @@ static bool is_num(const struct jv *v) {
 static double as_f(const struct jv *v) {
         return v->t == JV_FLOAT ? v->f : v->t == JV_INT ? (double) v->i : (double) v->b;
 }
+/* Only meaningful for INT and BOOL; a FLOAT reads as 0 (callers use as_f). */
 static int64_t as_i(const struct jv *v) {
-        return v->t == JV_INT ? v->i : (int64_t) v->b;
+        return v->t == JV_INT ? v->i : v->t == JV_BOOL ? (int64_t) v->b : 0;
 }
 
 static const char *op_name(int op) {

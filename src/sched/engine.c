@@ -249,8 +249,9 @@ static int render_chat(struct engine_model *m, const struct vkinfer_gen_params *
                             m->name);
         json_t *msgs = json_array();
         for (size_t i = 0; i < p->n_messages; i++) {
-                json_t *o = json_pack("{s:s, s:s}", "role", p->messages[i].role, "content",
-                                      p->messages[i].content ? p->messages[i].content : "");
+                /* A missing content is None to the template, as in transformers. */
+                json_t *o = json_pack("{s:s, s:o}", "role", p->messages[i].role, "content",
+                                      p->messages[i].content ? json_string(p->messages[i].content) : json_null());
                 if (o && p->messages[i].reasoning_content)
                         json_object_set_new(o, "reasoning_content", json_string(p->messages[i].reasoning_content));
                 json_array_append_new(msgs, o);
