@@ -20,11 +20,19 @@ static int print_http_error(int status, const char *body) {
         return 1;
 }
 
+/* Options of the chat request (vkinfer chat only). */
+struct chat_opts {
+        long max_tokens;   /* 0: the server's default */
+        double temperature; /* < 0: the server's default */
+};
+
 static int parse_socket_opt(int argc, char **argv, const char **sock, const char *usage, const char **model,
-                            int *first_arg) {
+                            int *first_arg, struct chat_opts *co) {
         static const struct option opts[] = {
                 {"socket", required_argument, NULL, 's'},
                 {"model", required_argument, NULL, 'm'},
+                {"max-tokens", required_argument, NULL, 'n'},
+                {"temperature", required_argument, NULL, 't'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -39,6 +47,14 @@ static int parse_socket_opt(int argc, char **argv, const char **sock, const char
                                 goto bad;
                         *model = optarg;
                         break;
+                case 'n':
+                        if (!co || (co->max_tokens = strtol(optarg, NULL, 10)) < 1)
+                                goto bad;
+                        break;
+                case 't':
+                        if (!co || (co->temperature = strtod(optarg, NULL)) < 0)
+                                goto bad;
+                        break;
                 case 'h': printf("%s", usage); return 0;
                 default: goto bad;
                 }
@@ -52,7 +68,7 @@ bad:
 
 int cmd_models(int argc, char **argv) {
         const char *sock;
-        int first, r = parse_socket_opt(argc, argv, &sock, "Usage: vkinfer models [--socket PATH]\n", NULL, &first);
+        int first, r = parse_socket_opt(argc, argv, &sock, "Usage: vkinfer models [--socket PATH]\n", NULL, &first, NULL);
         if (r >= 0)
                 return r;
         int status;
@@ -80,7 +96,7 @@ int cmd_models(int argc, char **argv) {
 
 int cmd_status(int argc, char **argv) {
         const char *sock;
-        int first, r = parse_socket_opt(argc, argv, &sock, "Usage: vkinfer status [--socket PATH]\n", NULL, &first);
+        int first, r = parse_socket_opt(argc, argv, &sock, "Usage: vkinfer status [--socket PATH]\n", NULL, &first, NULL);
         if (r >= 0)
                 return r;
         int status;
@@ -156,8 +172,12 @@ static void on_chat_event(const char *data, void *userdata) {
 }
 
 /* Sends the conversation so far; appends the answer to it. */
-static int chat_turn(const char *sock, const char *model, json_t *messages, bool tty) {
+static int chat_turn(const char *sock, const char *model, json_t *messages, bool tty, const struct chat_opts *co) {
         json_t *req = json_pack("{s:O, s:b}", "messages", messages, "stream", true);
+        if (co->max_tokens > 0)
+                json_object_set_new(req, "max_tokens", json_integer(co->max_tokens));
+        if (co->temperature >= 0)
+                json_object_set_new(req, "temperature", json_real(co->temperature));
         if (model)
                 json_object_set_new(req, "model", json_string(model));
         char *body = json_dumps(req, JSON_COMPACT);
@@ -190,11 +210,13 @@ static int chat_turn(const char *sock, const char *model, json_t *messages, bool
 
 int cmd_chat(int argc, char **argv) {
         const char *sock, *model = NULL;
+        struct chat_opts co = {.max_tokens = 0, .temperature = -1};
         int first, r = parse_socket_opt(argc, argv, &sock,
-                                        "Usage: vkinfer chat [--model M] [--socket PATH] [TEXT]\n"
+                                        "Usage: vkinfer chat [--model M] [--socket PATH] [--max-tokens N]\n"
+                                        "                    [--temperature T] [TEXT]\n"
                                         "Streams the answer of vkinferd; interactive when TEXT is not given.\n"
                                         "Reasoning (<think>) is shown dimmed.\n",
-                                        &model, &first);
+                                        &model, &first, &co);
         if (r >= 0)
                 return r;
         bool tty = isatty(STDOUT_FILENO);
@@ -211,7 +233,7 @@ int cmd_chat(int argc, char **argv) {
                 }
                 json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "user", "content", text));
                 free(text);
-                r = chat_turn(sock, model, messages, tty);
+                r = chat_turn(sock, model, messages, tty, &co);
                 json_decref(messages);
                 return r;
         }
@@ -230,7 +252,7 @@ int cmd_chat(int argc, char **argv) {
                 if (n == 0)
                         continue;
                 json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "user", "content", line));
-                if (chat_turn(sock, model, messages, tty) != 0)
+                if (chat_turn(sock, model, messages, tty, &co) != 0)
                         json_array_remove(messages, json_array_size(messages) - 1);
         }
         free(line);

@@ -19,5 +19,5 @@ question="And God said"
 echo "> $question" >&2
 # A chat model would need chat turns to have been trained on; the demo model
 # only knows the Bible's prose, so it continues the text.
-VKINFER_SOCKET="$sock" "$dir/cli/vkinfer" chat "$question"
+VKINFER_SOCKET="$sock" "$dir/cli/vkinfer" chat --max-tokens 60 --temperature 0.6 "$question"
 echo "(the same over HTTP: curl --unix-socket $sock http://localhost/v1/chat/completions -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}')" >&2
