@@ -17,7 +17,7 @@ static int row_f32(uint32_t type, const void *w, uint32_t ncols, uint32_t r, flo
         return ggml_dequantize_row(type, (const uint8_t *) w + (uint64_t) r * rb, out, ncols);
 }
 
-int ref_matmul(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, uint32_t nvec,
+int opref_matmul(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, uint32_t nvec,
                float *y) {
         float *row = malloc((size_t) ncols * sizeof(float) + 1);
         if (!row)
@@ -40,7 +40,7 @@ int ref_matmul(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, con
 }
 
 int ref_matvec(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, float *y) {
-        return ref_matmul(type, w, ncols, nrows, x, 1, y);
+        return opref_matmul(type, w, ncols, nrows, x, 1, y);
 }
 
 int ref_get_rows(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const int32_t *ids,
@@ -55,7 +55,7 @@ int ref_get_rows(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, c
         return 0;
 }
 
-void ref_rmsnorm(const float *x, const float *w, float *y, uint32_t ncols, uint32_t nrows, float eps) {
+void opref_rmsnorm(const float *x, const float *w, float *y, uint32_t ncols, uint32_t nrows, float eps) {
         for (uint32_t r = 0; r < nrows; r++) {
                 const float *xr = x + (size_t) r * ncols;
                 double s = 0;
@@ -76,7 +76,7 @@ void op_rope_corr_dims(const struct op_rope *p, float ret_dims[2]) {
         ret_dims[1] = fminf(n_dims - 1, end);
 }
 
-void ref_rope(const struct op_rope *p, const float *x, const int32_t *pos, const float *freq_factors, float *y) {
+void opref_rope(const struct op_rope *p, const float *x, const int32_t *pos, const float *freq_factors, float *y) {
         uint32_t xhs = p->x_hs ? p->x_hs : p->head_dim, xts = p->x_ts ? p->x_ts : p->head_dim * p->n_heads;
         uint32_t yhs = p->y_hs ? p->y_hs : p->head_dim, yts = p->y_ts ? p->y_ts : p->head_dim * p->n_heads;
         float corr[2];
@@ -114,7 +114,7 @@ void ref_rope(const struct op_rope *p, const float *x, const int32_t *pos, const
                 }
 }
 
-void ref_softmax(const float *x, const float *mask, float *y, uint32_t ncols, uint32_t nrows, float scale,
+void opref_softmax(const float *x, const float *mask, float *y, uint32_t ncols, uint32_t nrows, float scale,
                  uint32_t mask_stride, uint32_t n_valid) {
         uint32_t nv = n_valid && n_valid < ncols ? n_valid : ncols;
         for (uint32_t r = 0; r < nrows; r++) {

@@ -9,14 +9,14 @@
 
 /* w: nrows rows of ggml type `type`, ncols each. Accumulates in double. */
 int ref_matvec(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, float *y);
-int ref_matmul(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, uint32_t nvec,
+int opref_matmul(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, uint32_t nvec,
                float *y);
 int ref_get_rows(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const int32_t *ids,
                  uint32_t n_ids, float *out);
-void ref_rmsnorm(const float *x, const float *w, float *y, uint32_t ncols, uint32_t nrows, float eps);
+void opref_rmsnorm(const float *x, const float *w, float *y, uint32_t ncols, uint32_t nrows, float eps);
 /* x and y use p's offsets and strides; freq_factors may be NULL. */
-void ref_rope(const struct op_rope *p, const float *x, const int32_t *pos, const float *freq_factors, float *y);
-void ref_softmax(const float *x, const float *mask, float *y, uint32_t ncols, uint32_t nrows, float scale,
+void opref_rope(const struct op_rope *p, const float *x, const int32_t *pos, const float *freq_factors, float *y);
+void opref_softmax(const float *x, const float *mask, float *y, uint32_t ncols, uint32_t nrows, float scale,
                  uint32_t mask_stride, uint32_t n_valid);
 void ref_add(const float *a, const float *b, float *y, uint32_t n, uint32_t nb);
 void ref_mul(const float *a, const float *b, float *y, uint32_t n, uint32_t nb);

@@ -151,7 +151,7 @@ static int weights(struct st *st, uint32_t type) {
                         e = rel_err(y, ref, nrows);
                         snprintf(shape, sizeof(shape), "%u x %u", nrows, ncols);
                 } else if (op == 1) {
-                        ref_matmul(type, wq, ncols, nrows, x, nvec, ref);
+                        opref_matmul(type, wq, ncols, nrows, x, nvec, ref);
                         e = rel_err(y, ref, (size_t) nrows * nvec);
                         snprintf(shape, sizeof(shape), "%u x %u, %u vectors", nrows, ncols, nvec);
                 } else {
@@ -207,10 +207,10 @@ static int simple(struct st *st, enum simple k) {
         struct vkinfer_err oe = {{0}};
         int rr = 0;
         switch (k) {
-        case RMSNORM: rr = op_rmsnorm(j.seq, va, vb, vy, ncols, nrows, 1e-6f, &oe); ref_rmsnorm(a, b, ref, ncols, nrows, 1e-6f); break;
+        case RMSNORM: rr = op_rmsnorm(j.seq, va, vb, vy, ncols, nrows, 1e-6f, &oe); opref_rmsnorm(a, b, ref, ncols, nrows, 1e-6f); break;
         case ROPE:
-        case ROPE_YARN: rr = op_rope(j.seq, &rp, va, vb, none, vy, &oe); ref_rope(&rp, a, pos, NULL, ref); break;
-        case SOFTMAX: rr = op_softmax(j.seq, va, none, vy, ncols, nrows, 0.5f, 0, 0, &oe); ref_softmax(a, NULL, ref, ncols, nrows, 0.5f, 0, 0); break;
+        case ROPE_YARN: rr = op_rope(j.seq, &rp, va, vb, none, vy, &oe); opref_rope(&rp, a, pos, NULL, ref); break;
+        case SOFTMAX: rr = op_softmax(j.seq, va, none, vy, ncols, nrows, 0.5f, 0, 0, &oe); opref_softmax(a, NULL, ref, ncols, nrows, 0.5f, 0, 0); break;
         case ADD: rr = op_add(j.seq, va, vb, vy, n, nb, &oe); ref_add(a, b, ref, n, nb); break;
         case MUL: rr = op_mul(j.seq, va, vb, vy, n, nb, &oe); ref_mul(a, b, ref, n, nb); break;
         case SCALE: rr = op_scale(j.seq, va, vy, n, 0.3f, &oe); ref_scale(a, ref, n, 0.3f); break;

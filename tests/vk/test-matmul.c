@@ -1,4 +1,4 @@
-/* matvec and matmul for every weight type against ref_matvec/ref_matmul on
+/* matvec and matmul for every weight type against ref_matvec/opref_matmul on
  * the same quantized bytes, at shapes including odd row counts, odd column
  * counts (float types) and batches that are not multiples of the 32 x 32
  * tile; then again with the storage range forced down to 64 KiB, so every
@@ -92,7 +92,7 @@ static uint32_t run_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t type
         /* matmul */
         snprintf(what, sizeof(what), "%s matmul %s %ux%u x %u", tag, ggml_type_name(type), nrows, ncols, nvec);
         test_read(ctx, bm, y, (uint64_t) nrows * nvec * 4);
-        CHECK(ref_matmul(type, wq, ncols, nrows, x, nvec, yref) == 0, "ref_matmul");
+        CHECK(opref_matmul(type, wq, ncols, nrows, x, nvec, yref) == 0, "opref_matmul");
         test_close(what, y, yref, (size_t) nrows * nvec, KERNEL_TOL);
 
         vk_seq_destroy(s);

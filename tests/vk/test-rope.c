@@ -1,4 +1,4 @@
-/* RoPE against ref_rope (ggml's rope_yarn in double): normal and NeoX
+/* RoPE against opref_rope (ggml's rope_yarn in double): normal and NeoX
  * layouts, YaRN scaling (DeepSeek's factor 40), rotation of only the first
  * n_dims of each head, and MLA's layout: the rope part at the end of each
  * head of a wider row, rotated in place while the rest stays untouched;
@@ -28,7 +28,7 @@ static void run_case(struct vk_ctx *ctx, struct test_rng *rng, struct op_rope p,
         CHECK_OK(op_rope(s, &p, bx->view, bp->view, freq_factors ? bf->view : none, by->view, &test_err), test_err);
         test_seq_run(s);
         test_read(ctx, by, y, x_len * 4ull);
-        ref_rope(&p, x, pos, freq_factors ? ff : NULL, ref);
+        opref_rope(&p, x, pos, freq_factors ? ff : NULL, ref);
         char what[128];
         snprintf(what, sizeof(what), "rope %s n_dims %u head_dim %u heads %u tokens %u ext %g%s%s",
                  p.mode == OP_ROPE_NEOX ? "neox" : "normal", p.n_dims, p.head_dim, p.n_heads, p.n_tokens,
@@ -42,7 +42,7 @@ static void run_case(struct vk_ctx *ctx, struct test_rng *rng, struct op_rope p,
         if (freq_factors)
                 q = p;
         memcpy(ref, x, x_len * 4);
-        ref_rope(&q, x, pos, NULL, ref);
+        opref_rope(&q, x, pos, NULL, ref);
         CHECK(rel_l2(y, ref, x_len) > TOL, "%s: passes as a different rope", what);
         vk_seq_destroy(s);
         vk_buf_free(ctx, bx);

@@ -16,7 +16,7 @@ static void rmsnorm_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t ncol
         CHECK_OK(op_rmsnorm(s, bx->view, bw->view, by->view, ncols, nrows, 1e-6f, &test_err), test_err);
         CHECK_OK(op_rmsnorm(s, bx->view, bw->view, bx->view, ncols, nrows, 1e-6f, &test_err), test_err); /* in place */
         test_seq_run(s);
-        ref_rmsnorm(x, w, ref, ncols, nrows, 1e-6f);
+        opref_rmsnorm(x, w, ref, ncols, nrows, 1e-6f);
         char what[64];
         snprintf(what, sizeof(what), "rmsnorm %ux%u", nrows, ncols);
         test_read(ctx, by, y, n * 4);
@@ -27,7 +27,7 @@ static void rmsnorm_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t ncol
         float *ones = malloc(ncols * 4), *plain = malloc(n * 4);
         for (uint32_t i = 0; i < ncols; i++)
                 ones[i] = 1.0f;
-        ref_rmsnorm(x, ones, plain, ncols, nrows, 1e-6f);
+        opref_rmsnorm(x, ones, plain, ncols, nrows, 1e-6f);
         CHECK(rel_l2(y, plain, n) > 1e-5, "%s: the weight is ignored", what);
         free(ones);
         free(plain);
@@ -62,7 +62,7 @@ static void softmax_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t ncol
                             &test_err), test_err);
         test_seq_run(s);
         test_read(ctx, by, y, n * 4);
-        ref_softmax(x, mask ? m : NULL, ref, ncols, nrows, scale, mask_stride, n_valid);
+        opref_softmax(x, mask ? m : NULL, ref, ncols, nrows, scale, mask_stride, n_valid);
         char what[96];
         snprintf(what, sizeof(what), "softmax %ux%u scale %g mask %d/%u valid %u", nrows, ncols, scale, mask,
                  mask_stride, n_valid);
@@ -73,7 +73,7 @@ static void softmax_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t ncol
         test_close(what, y, ref, n, 1e-5);
         if (mask || scale != 1.0f) { /* ignoring mask and scale must fail */
                 float *plain = malloc(n * 4);
-                ref_softmax(x, NULL, plain, ncols, nrows, 1.0f, 0, n_valid);
+                opref_softmax(x, NULL, plain, ncols, nrows, 1.0f, 0, n_valid);
                 CHECK(rel_l2(y, plain, n) > 1e-5, "%s: mask/scale ignored", what);
                 free(plain);
         }
