@@ -18,6 +18,8 @@ struct runner_vk_opts {
         runner_vk_progress_fn progress; /* may be NULL */
         void *progress_data;
         uint32_t max_tokens;            /* tokens per step at most; 0: 256 (or fewer when the context is smaller) */
+        uint32_t kv_tokens;             /* cache positions shared by all sequences; 0: n_ctx * max_seqs
+                                         * (fewer lets more sequences wait on -ENOSPC than fit at full length) */
 };
 
 /* Uploads m's weights to ctx's device (through the staging buffer, a

@@ -144,6 +144,8 @@ static int size_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
                                                          : hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v);
         z->max_blocks = (n_ctx + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS;
         uint64_t n_blocks = (uint64_t) z->max_blocks * max_seqs;
+        if (opts && opts->kv_tokens && (opts->kv_tokens + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS < n_blocks)
+                n_blocks = (opts->kv_tokens + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS;
         uint64_t layer_bytes = n_blocks * KV_BLOCK_TOKENS * z->row_width * 4;
         if (layer_bytes > range || n_blocks * KV_BLOCK_TOKENS > UINT32_MAX)
                 return err_set(err, -E2BIG, "a KV cache of %u sequences x %u positions takes %.1f MiB per layer, over "
