@@ -18,11 +18,16 @@ struct runner_vk_opts {
         runner_vk_progress_fn progress; /* may be NULL */
         void *progress_data;
         uint32_t max_tokens;            /* tokens per step at most; 0: 256 (or fewer when the context is smaller) */
+        uint64_t device_memory;         /* bytes to budget against; 0: what the device reports free */
         uint32_t kv_tokens;             /* cache positions shared by all sequences; 0: n_ctx * max_seqs
                                          * (fewer lets more sequences wait on -ENOSPC than fit at full length) */
 };
 
-/* Uploads m's weights to ctx's device (through the staging buffer, a
+/* Per step the runner takes at most runner.max_tokens tokens, and at most
+ * max(max_seqs, 16) items wanting logits (fewer when max_tokens is
+ * smaller); more is refused with -E2BIG.
+ *
+ * Uploads m's weights to ctx's device (through the staging buffer, a
  * bounded piece at a time) and sizes a KV cache for max_seqs sequences of
  * n_ctx positions. Checks first that weights, cache and activations fit the
  * device's memory: -ENOMEM with "needs X MiB, Y MiB free" otherwise. ctx

@@ -69,9 +69,10 @@ struct fwd {
 int fwd_weights_bytes(const struct model *m, uint64_t *ret, struct vkinfer_err *err);
 int fwd_upload_weights(struct fwd *f, const struct runner_vk_opts *opts, struct vkinfer_err *err);
 void fwd_free_weights(struct fwd *f);
-/* Sizes of the activations for max_tokens rows; allocates when f is set. */
+/* Sizes of the activations for max_tokens rows (all, and the largest
+ * buffer); allocates them when f is set. */
 int fwd_activations(struct fwd *f, const struct model *m, uint32_t max_tokens, uint32_t max_logits,
-                    uint64_t *ret_bytes, struct vkinfer_err *err);
+                    uint64_t *ret_bytes, uint64_t *ret_largest, struct vkinfer_err *err);
 void fwd_free_activations(struct fwd *f);
 
 /* fwd-step.c: records one step of n_tokens tokens, n_logits of them wanting logits. */

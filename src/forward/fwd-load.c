@@ -223,11 +223,13 @@ void fwd_free_weights(struct fwd *f) {
 /* ---- Activations ---- */
 
 static int act(struct fwd *f, struct vk_buf **ret, enum vk_mem_kind kind, uint64_t bytes, uint64_t *total,
-               struct vkinfer_err *err) {
+               uint64_t *largest, struct vkinfer_err *err) {
         if (bytes == 0)
                 return 0;
         bytes = align_up(bytes, 256);
         *total += bytes;
+        if (bytes > *largest)
+                *largest = bytes;
         if (!f)
                 return 0;
         if (bytes > vk_ctx_max_range(f->ctx))
@@ -237,12 +239,12 @@ static int act(struct fwd *f, struct vk_buf **ret, enum vk_mem_kind kind, uint64
 }
 
 int fwd_activations(struct fwd *f, const struct model *m, uint32_t T, uint32_t L, uint64_t *ret_bytes,
-                    struct vkinfer_err *err) {
+                    uint64_t *ret_largest, struct vkinfer_err *err) {
         const struct model_hparams *hp = &m->hp;
         const uint64_t E = hp->n_embd, H = hp->n_head, KVH = hp->n_head_kv, dk = hp->head_dim_k, dv = hp->head_dim_v;
         struct fwd_act scratch = {0};
         struct fwd_act *a = f ? &f->a : &scratch;
-        uint64_t total = 0, t4 = (uint64_t) T * 4;
+        uint64_t total = 0, largest = 0, t4 = (uint64_t) T * 4;
         uint64_t ff = 0;
         bool moe = false;
         int r;
@@ -255,7 +257,7 @@ int fwd_activations(struct fwd *f, const struct model *m, uint32_t T, uint32_t L
                 moe |= ml->is_moe;
         }
 #define A(field, kind, bytes) \
-        if ((r = act(f, &a->field, kind, bytes, &total, err)) < 0) return r
+        if ((r = act(f, &a->field, kind, bytes, &total, &largest, err)) < 0) return r
         A(x, VK_MEM_DEVICE, t4 * E);
         A(h, VK_MEM_DEVICE, t4 * E);
         A(o, VK_MEM_DEVICE, t4 * E);
@@ -309,6 +311,8 @@ int fwd_activations(struct fwd *f, const struct model *m, uint32_t T, uint32_t L
                 }
         }
         *ret_bytes = total;
+        if (ret_largest)
+                *ret_largest = largest;
         return 0;
 }
 

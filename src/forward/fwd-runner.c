@@ -148,8 +148,8 @@ static int size_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
                 n_blocks = (opts->kv_tokens + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS;
         uint64_t layer_bytes = n_blocks * KV_BLOCK_TOKENS * z->row_width * 4;
         if (layer_bytes > range || n_blocks * KV_BLOCK_TOKENS > UINT32_MAX)
-                return err_set(err, -E2BIG, "a KV cache of %u sequences x %u positions takes %.1f MiB per layer, over "
-                               "the device's %.1f MiB storage-buffer range: lower the context or the sequences",
+                return err_set(err, -E2BIG, "a KV cache of %u sequences x %u positions takes %.2f MiB per layer, over "
+                               "the device's %.2f MiB storage-buffer range: lower the context or the sequences",
                                max_seqs, n_ctx, layer_bytes / MIB, range / MIB);
         z->n_blocks = (uint32_t) n_blocks;
         z->kv = layer_bytes * hp->n_layer;
@@ -162,16 +162,12 @@ static int size_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
                 z->max_logits = 16;
         /* fewer tokens per step until every activation buffer fits a binding */
         for (z->max_tokens = (uint32_t) want;; z->max_tokens /= 2) {
-                uint64_t bytes;
+                uint64_t bytes, largest;
                 if (z->max_logits > z->max_tokens)
                         z->max_logits = z->max_tokens;
-                if ((r = fwd_activations(NULL, m, z->max_tokens, z->max_logits, &bytes, err)) < 0)
+                if ((r = fwd_activations(NULL, m, z->max_tokens, z->max_logits, &bytes, &largest, err)) < 0)
                         return r;
-                bool fits = (uint64_t) z->max_tokens * 4 * hp->n_head * (hp->kv_lora_rank + hp->qk_rope + hp->head_dim_k) <= range &&
-                            (uint64_t) z->max_logits * 4 * hp->n_vocab <= range &&
-                            (uint64_t) z->max_tokens * 4 * hp->n_expert_used * (hp->n_embd + hp->n_ff_exp) <= range &&
-                            (uint64_t) z->max_tokens * 4 * (hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd) * 2 <= range;
-                if (fits || z->max_tokens == 1) {
+                if (largest <= range || z->max_tokens == 1) {
                         z->act = bytes + (uint64_t) max_seqs * z->max_blocks * 4;
                         break;
                 }
@@ -216,7 +212,8 @@ int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
 
         if ((r = size_runner(ctx, m, n_ctx, max_seqs, opts, &z, err)) < 0)
                 return r;
-        uint64_t need = z.weights + z.kv + z.act, avail = device_free(info);
+        uint64_t need = z.weights + z.kv + z.act;
+        uint64_t avail = opts && opts->device_memory ? opts->device_memory : device_free(info);
         if (need > avail)
                 return err_set(err, -ENOMEM, "the model needs %.0f MiB of device memory (weights %.0f, KV cache %.0f, "
                                "activations %.0f), %.0f MiB free on %s", need / MIB, z.weights / MIB, z.kv / MIB,
@@ -244,7 +241,7 @@ int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
                 goto fail;
         }
         if ((r = fwd_upload_weights(f, opts, err)) < 0 ||
-            (r = fwd_activations(f, m, z.max_tokens, z.max_logits, &act_bytes, err)) < 0 ||
+            (r = fwd_activations(f, m, z.max_tokens, z.max_logits, &act_bytes, NULL, err)) < 0 ||
             (r = vk_buf_alloc(ctx, VK_MEM_HOST, (uint64_t) max_seqs * z.max_blocks * 4, &f->a.table, err)) < 0 ||
             (r = kv_pool_new(z.n_blocks, max_seqs, z.max_blocks, &f->kv, err)) < 0 ||
             (r = vk_seq_create(ctx, &f->seq, err)) < 0)

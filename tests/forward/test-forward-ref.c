@@ -8,6 +8,8 @@
 #include "gguf/gguf.h"
 #include "kv/kv.h"
 
+#include <string.h>
+
 #define N_CTX 64
 #define PREFILL 19 /* more than one block of KV_BLOCK_TOKENS */
 #define DECODE 15  /* to position 33: crosses the blocks at 32 */
@@ -60,6 +62,49 @@ static void run_variant(struct vk_ctx *ctx, const char *variant, uint32_t type, 
         tiny_model_unload(&tm);
 }
 
+struct progress {
+        uint64_t last, total;
+        unsigned calls;
+        bool backwards;
+};
+
+static void on_progress(void *userdata, uint64_t done, uint64_t total) {
+        struct progress *p = userdata;
+        p->backwards |= done < p->last || done > total;
+        p->last = done;
+        p->total = total;
+        p->calls++;
+}
+
+/* The budget check refuses a model that does not fit, naming the sizes;
+ * the progress callback runs up to its total. */
+static void check_budget_progress(struct vk_ctx *ctx) {
+        struct tiny_model tm;
+        if (fwd_test_model("deepseek2-v3", GGML_TYPE_Q8_0, &tm) < 0)
+                return;
+        struct runner *rn = NULL;
+        struct runner_vk_opts opts = {.device_memory = 1 << 20};
+        int r = runner_vk_new_opts(ctx, tm.model, N_CTX, 2, &opts, &rn, &test_err);
+        CHECK(r == -ENOMEM && strstr(test_err.msg, "MiB free") && strstr(test_err.msg, "needs"),
+              "1 MiB budget: %d %s", r, test_err.msg);
+        uint64_t w, kv, act;
+        r = runner_vk_estimate(ctx, tm.model, N_CTX, 2, NULL, &w, &kv, &act, &test_err);
+        CHECK_OK(r, test_err);
+        CHECK(w >= tm.model->weight_bytes && kv == 2ull * N_CTX * (32 + 16) * 4 * tm.model->hp.n_layer,
+              "estimate: weights %llu (file %llu), kv %llu", (unsigned long long) w,
+              (unsigned long long) tm.model->weight_bytes, (unsigned long long) kv);
+        struct progress pr = {0};
+        opts = (struct runner_vk_opts) {.progress = on_progress, .progress_data = &pr, .device_memory = w + kv + act};
+        r = runner_vk_new_opts(ctx, tm.model, N_CTX, 2, &opts, &rn, &test_err);
+        CHECK_OK(r, test_err);
+        CHECK(pr.calls > 10 && !pr.backwards && pr.last == pr.total && pr.total == w,
+              "progress: %u calls, last %llu of %llu", pr.calls, (unsigned long long) pr.last,
+              (unsigned long long) pr.total);
+        if (rn)
+                rn->ops->destroy(rn);
+        tiny_model_unload(&tm);
+}
+
 int main(void) {
         struct vk_ctx *ctx = test_ctx(NULL);
         for (size_t i = 0; tiny_model_variants[i]; i++) {
@@ -85,6 +130,19 @@ int main(void) {
                         fprintf(stderr, "%-28s %-5s worst rel L2 %.3g\n", qvariants[v], ggml_type_name(quants[q].type),
                                 worst);
                 }
+        check_budget_progress(ctx);
+        test_ctx_done(ctx);
+
+        /* Weights larger than the storage range: bound in row ranges (the
+         * tiny models' 64 KiB embeddings with a 32 KiB range). */
+        struct vk_opts small = {.max_storage_range = 32 << 10};
+        ctx = test_ctx(&small);
+        static const char *const svariants[] = {"deepseek2-v3", "deepseek2-v2-yarn-combined", "qwen2-odd-tied"};
+        for (size_t v = 0; v < ELEMENTSOF(svariants); v++) {
+                worst = 0;
+                run_variant(ctx, svariants[v], GGML_TYPE_F32, 1e-3);
+                fprintf(stderr, "%-28s f32 in a 32 KiB range: worst rel L2 %.3g\n", svariants[v], worst);
+        }
         test_ctx_done(ctx);
         return test_exit("forward-ref");
 }
