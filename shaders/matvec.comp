@@ -99,24 +99,10 @@ float sub_dot(uint b, uint sb, uint k0) {
 }
 #endif
 
-void main() {
-        uint r = wg_linear();
-        if (r >= pc.p.nrows)
-                return; // uniform across the workgroup
-#ifdef BY_ID
-        uint t = gl_WorkGroupID.z / pc.p.n_slots, slot = gl_WorkGroupID.z % pc.p.n_slots;
-        uint e = ids[t * pc.p.id_ts + slot];
-        if (e < pc.p.id_begin || e >= pc.p.id_end)
-                return; // another dispatch binds this matrix
-        uint row = ((e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0 + r) * pc.p.row_bytes;
-        x0 = pc.p.x_off + t * pc.p.x_ts + slot * pc.p.x_ss;
-        uint yi = t * pc.p.y_ts + slot * pc.p.y_ss + r;
-#else
-        uint t = gl_WorkGroupID.z;
-        uint row = r * pc.p.row_bytes;
-        x0 = t * pc.p.x_ts;
-        uint yi = t * pc.p.y_ts + pc.p.y_off + r;
-#endif
+// This invocation's share of the dot product of the weight row at byte
+// `row` with the vector at x0. The same code for every vector: a vector's
+// result never depends on which others share the workgroup.
+float row_dot(uint row) {
         float s = 0.0;
 #if defined(WTYPE_F16) || defined(WTYPE_BF16)
         if ((pc.p.row_bytes & 3u) == 0u) {
@@ -140,14 +126,40 @@ void main() {
                 s += dequant(row, k) * x[x0 + k];
 #elif QK == 256
         uint nsub = pc.p.ncols / 32u;
-        for (uint t = gl_LocalInvocationID.x; t < nsub; t += WG)
-                s += sub_dot(row + (t / 8u) * BLOCK_BYTES, t % 8u, (t / 8u) * 256u);
+        for (uint u = gl_LocalInvocationID.x; u < nsub; u += WG)
+                s += sub_dot(row + (u / 8u) * BLOCK_BYTES, u % 8u, (u / 8u) * 256u);
 #else
         uint nb = pc.p.ncols / uint(QK);
         for (uint blk = gl_LocalInvocationID.x; blk < nb; blk += WG)
                 s += block_dot(row + blk * BLOCK_BYTES, blk * QK);
 #endif
-        s = wg_sum(s);
+        return s;
+}
+
+void main() {
+        uint r = wg_linear();
+        if (r >= pc.p.nrows)
+                return; // uniform across the workgroup
+#ifdef BY_ID
+        uint t = gl_WorkGroupID.z / pc.p.n_slots, slot = gl_WorkGroupID.z % pc.p.n_slots;
+        uint e = ids[t * pc.p.id_ts + slot];
+        if (e < pc.p.id_begin || e >= pc.p.id_end)
+                return; // another dispatch binds this matrix
+        x0 = pc.p.x_off + t * pc.p.x_ts + slot * pc.p.x_ss;
+        float s = wg_sum(row_dot(((e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0 + r) * pc.p.row_bytes));
         if (gl_LocalInvocationID.x == 0)
-                y[yi] = s;
+                y[t * pc.p.y_ts + slot * pc.p.y_ss + r] = s;
+#else
+        // Vectors tpg at a time: the weight row is read from memory once and
+        // from the cache for the others.
+        for (uint j = 0; j < pc.p.tpg; j++) {
+                uint t = gl_WorkGroupID.z * pc.p.tpg + j;
+                if (t >= pc.p.nvec)
+                        break; // uniform
+                x0 = t * pc.p.x_ts;
+                float s = wg_sum(row_dot(r * pc.p.row_bytes));
+                if (gl_LocalInvocationID.x == 0)
+                        y[t * pc.p.y_ts + pc.p.y_off + r] = s;
+        }
+#endif
 }

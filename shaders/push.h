@@ -22,8 +22,9 @@
 #endif
 
 /* y[t * y_ts + y_off + r] = sum_k W[r][k] * x[t * x_ts + k] for r < nrows,
- * t = the workgroup's z index (matvec_*.comp). Each (r, t) is reduced the
- * same way whatever the number of vectors: batch invariance. */
+ * t < nvec; workgroup z takes vectors z * tpg .. z * tpg + tpg - 1
+ * (matvec_*.comp). Each (r, t) is reduced the same way whatever the number
+ * of vectors and wherever t sits: batch invariance. */
 struct push_matvec {
         PC_U32 ncols;     /* elements per weight row */
         PC_U32 nrows;     /* rows in this dispatch */
@@ -31,8 +32,11 @@ struct push_matvec {
         PC_U32 y_off;     /* first output element (row splitting) */
         PC_U32 x_ts;      /* elements between vectors of x */
         PC_U32 y_ts;      /* elements between vectors of y */
+        PC_U32 nvec;
+        PC_U32 tpg;       /* vectors per workgroup */
 };
-PUSH_SIZE(push_matvec, 24)
+PUSH_SIZE(push_matvec, 32)
+#define MATVEC_TPG 8 /* vectors per workgroup in op_matvec_batch */
 
 /* Matrix x vector by id (matvec_id_*.comp): for token t and slot s (the
  * workgroup's z = t * n_slots + s), matrix e = ids[t * id_ts + s] of a 3D

@@ -125,7 +125,9 @@ int op_matvec(struct vk_seq *s, const struct op_weight *w, struct vk_view x, str
                 return r;
         for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
                 uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
-                struct push_matvec pc = {.ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0};
+                struct push_matvec pc = {
+                        .ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0, .nvec = 1, .tpg = 1,
+                };
                 struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
                 uint32_t g[3];
                 vk_groups_linear(ctx, n, g);
@@ -145,8 +147,9 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
         int r = weight_check("matvec", w, &rb, err);
         if (r < 0)
                 return r;
-        if (nvec == 0 || nvec > vk_ctx_info(ctx)->max_wg_count[2])
-                return err_set(err, -EINVAL, "matvec: %u vectors (1..%u)", nvec, vk_ctx_info(ctx)->max_wg_count[2]);
+        if (nvec == 0 || (nvec + MATVEC_TPG - 1) / MATVEC_TPG > vk_ctx_info(ctx)->max_wg_count[2])
+                return err_set(err, -EINVAL, "matvec: %u vectors (1..%u)", nvec,
+                               vk_ctx_info(ctx)->max_wg_count[2] * MATVEC_TPG);
         if ((r = need("matvec", "x", x, (uint64_t) w->ncols * nvec * 4, &x, err)) < 0 ||
             (r = need("matvec", "y", y, (uint64_t) w->nrows * nvec * 4, &y, err)) < 0 ||
             (r = rows_per_chunk(ctx, "matvec", w, rb, &chunk, err)) < 0)
@@ -158,12 +161,12 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
                 uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
                 struct push_matvec pc = {
                         .ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0,
-                        .x_ts = w->ncols, .y_ts = w->nrows,
+                        .x_ts = w->ncols, .y_ts = w->nrows, .nvec = nvec, .tpg = MATVEC_TPG,
                 };
                 struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
                 uint32_t g[3];
                 vk_groups_linear(ctx, n, g);
-                g[2] = nvec;
+                g[2] = (nvec + MATVEC_TPG - 1) / MATVEC_TPG;
                 if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)
                         return r;
         }

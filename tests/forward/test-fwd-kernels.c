@@ -38,7 +38,7 @@ static void *qweights(struct test_rng *rng, uint32_t type, uint32_t ncols, uint3
 static void test_matvec_batch(struct vk_ctx *ctx, struct test_rng *rng) {
         static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
                                          GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
-        static const uint32_t shapes[][3] = {{256, 37, 1}, {512, 5, 7}, {256, 130, 3}};
+        static const uint32_t shapes[][3] = {{256, 37, 1}, {512, 5, 7}, {256, 130, 19}};
         for (size_t ti = 0; ti < ELEMENTSOF(types); ti++)
                 for (size_t si = 0; si < ELEMENTSOF(shapes); si++) {
                         uint32_t nc = shapes[si][0], nr = shapes[si][1], nv = shapes[si][2];
