@@ -174,7 +174,11 @@ out:
         tiny_model_unload(&tm);
 }
 
-int main(void) {
+/* Arguments NAME=VALUE go into the environment before the device is
+ * opened (LP_NATIVE_VECTOR_WIDTH=128: lavapipe with subgroups of 4). */
+int main(int argc, char **argv) {
+        for (int i = 1; i < argc; i++)
+                putenv(argv[i]);
         struct vk_ctx *ctx = test_ctx(NULL);
         for (size_t i = 0; tiny_model_variants[i]; i++)
                 check_variant(ctx, tiny_model_variants[i]);

@@ -315,7 +315,11 @@ static void test_moe_combine(struct vk_ctx *ctx, struct test_rng *rng) {
         }
 }
 
-int main(void) {
+/* Arguments NAME=VALUE go into the environment before the device is
+ * opened (LP_NATIVE_VECTOR_WIDTH=128: lavapipe with subgroups of 4). */
+int main(int argc, char **argv) {
+        for (int i = 1; i < argc; i++)
+                putenv(argv[i]);
         struct test_rng rng = {0x5eed};
         struct vk_ctx *ctx = test_ctx(NULL);
         test_matvec_batch(ctx, &rng);
