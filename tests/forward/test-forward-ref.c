@@ -13,37 +13,41 @@
 #define N_CTX 64
 #define PREFILL 19 /* more than one block of KV_BLOCK_TOKENS */
 #define DECODE 15  /* to position 33: crosses the blocks at 32 */
+#define MAX_TOKENS 48
 
 static double worst;
+static enum ref_mla_form mla_form = REF_MLA_ABSORBED;
 
-static void run_variant(struct vk_ctx *ctx, const char *variant, uint32_t type, double tol) {
+static void run_lengths(struct vk_ctx *ctx, const char *variant, uint32_t type, double tol, uint32_t prefill,
+                        uint32_t decode) {
         struct tiny_model tm;
         if (fwd_test_model(variant, type, &tm) < 0)
                 return;
         const struct model *m = tm.model;
         const uint32_t V = m->hp.n_vocab;
-        int32_t tokens[PREFILL + DECODE];
-        tiny_tokens(42, V, tokens, PREFILL + DECODE);
+        int32_t tokens[MAX_TOKENS];
+        tiny_tokens(42, V, tokens, prefill + decode);
 
         struct ref_state *rs = NULL;
-        float *ref = malloc(sizeof(float) * V * PREFILL), *got = malloc(sizeof(float) * V);
+        float *ref = malloc(sizeof(float) * V * prefill), *got = malloc(sizeof(float) * V);
         struct runner *rn = fwd_test_runner(ctx, m, N_CTX, 2);
-        int r = ref_state_new(m, N_CTX, REF_MLA_ABSORBED, &rs, &test_err);
+        int r = ref_state_new(m, N_CTX, mla_form, &rs, &test_err);
         CHECK_OK(r, test_err);
         uint32_t seq = 0;
         if (rn && rs && ref && got) {
                 r = rn->ops->seq_open(rn, N_CTX, &seq, &test_err);
                 CHECK_OK(r, test_err);
                 /* prefill */
-                r = ref_forward(m, tokens, PREFILL, 0, rs, ref, &test_err);
+                r = ref_forward(m, tokens, prefill, 0, rs, ref, &test_err);
                 CHECK_OK(r, test_err);
-                if (fwd_test_step1(rn, seq, tokens, PREFILL, 0, got) >= 0) {
-                        double e = rel_l2(got, ref + (size_t) (PREFILL - 1) * V, V);
-                        CHECK(e < tol, "%s %s prefill: rel L2 %.3g >= %.3g", variant, ggml_type_name(type), e, tol);
+                if (fwd_test_step1(rn, seq, tokens, prefill, 0, got) >= 0) {
+                        double e = rel_l2(got, ref + (size_t) (prefill - 1) * V, V);
+                        CHECK(e < tol, "%s %s prefill of %u: rel L2 %.3g >= %.3g", variant, ggml_type_name(type),
+                              prefill, e, tol);
                         worst = e > worst ? e : worst;
                 }
                 /* decode */
-                for (uint32_t i = PREFILL; i < PREFILL + DECODE; i++) {
+                for (uint32_t i = prefill; i < prefill + decode; i++) {
                         r = ref_forward(m, tokens + i, 1, i, rs, ref, &test_err);
                         CHECK_OK(r, test_err);
                         if (fwd_test_step1(rn, seq, tokens + i, 1, i, got) < 0)
@@ -60,6 +64,10 @@ static void run_variant(struct vk_ctx *ctx, const char *variant, uint32_t type, 
         free(ref);
         free(got);
         tiny_model_unload(&tm);
+}
+
+static void run_variant(struct vk_ctx *ctx, const char *variant, uint32_t type, double tol) {
+        run_lengths(ctx, variant, type, tol, PREFILL, DECODE);
 }
 
 struct progress {
@@ -130,6 +138,24 @@ int main(void) {
                         fprintf(stderr, "%-28s %-5s worst rel L2 %.3g\n", qvariants[v], ggml_type_name(quants[q].type),
                                 worst);
                 }
+        /* other prompt lengths: one token, exactly one block, many blocks */
+        static const uint32_t lengths[][2] = {{1, 3}, {16, 2}, {45, 3}};
+        static const char *const lvariants[] = {"deepseek2-v2-lite", "deepseek2-odd", "llama-mqa-rope-freqs", "qwen2"};
+        for (size_t v = 0; v < ELEMENTSOF(lvariants); v++)
+                for (size_t i = 0; i < ELEMENTSOF(lengths); i++) {
+                        worst = 0;
+                        run_lengths(ctx, lvariants[v], GGML_TYPE_F32, 1e-3, lengths[i][0], lengths[i][1]);
+                        fprintf(stderr, "%-28s f32 prefill %2u: worst rel L2 %.3g\n", lvariants[v], lengths[i][0], worst);
+                }
+        /* the reference's expanded MLA computes the same function */
+        mla_form = REF_MLA_EXPANDED;
+        for (size_t i = 0; tiny_model_variants[i]; i++)
+                if (!strncmp(tiny_model_variants[i], "deepseek2", 9)) {
+                        worst = 0;
+                        run_variant(ctx, tiny_model_variants[i], GGML_TYPE_F32, 1e-3);
+                        fprintf(stderr, "%-28s f32 vs expanded MLA: worst rel L2 %.3g\n", tiny_model_variants[i], worst);
+                }
+        mla_form = REF_MLA_ABSORBED;
         check_budget_progress(ctx);
         test_ctx_done(ctx);
 
