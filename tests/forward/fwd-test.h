@@ -7,8 +7,9 @@
 #include "tiny-models.h"
 #include "vk/vk-test.h"
 
-/* Loads a variant (type: weight type) or fails the test. */
-static inline int fwd_test_model(const char *variant, uint32_t type, struct tiny_model *tm) {
+/* Loads a variant (type: weight type; n_embd: 0 or a width to use instead,
+ * e.g. 256 so that K-quant blocks fit the rows) or fails the test. */
+static inline int fwd_test_model_embd(const char *variant, uint32_t type, uint32_t n_embd, struct tiny_model *tm) {
         struct tiny_model_opts o;
         int r = tiny_model_variant(variant, &o);
         if (r < 0) {
@@ -16,9 +17,15 @@ static inline int fwd_test_model(const char *variant, uint32_t type, struct tiny
                 return r;
         }
         o.type = type;
+        if (n_embd)
+                o.n_embd = n_embd;
         r = tiny_model_load(&o, tm, &test_err);
         CHECK_OK(r, test_err);
         return r;
+}
+
+static inline int fwd_test_model(const char *variant, uint32_t type, struct tiny_model *tm) {
+        return fwd_test_model_embd(variant, type, 0, tm);
 }
 
 static inline struct runner *fwd_test_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx,
