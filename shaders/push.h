@@ -87,6 +87,7 @@ struct push_attn {
 PUSH_SIZE(push_attn, 68)
 #define ATTN_MAX_DK 1024 /* attn_paged.comp's shared query */
 #define ATTN_MAX_DV_PER_INV 16 /* accumulators per invocation: dv <= 16 * WG */
+#define ATTN_WG 64 /* the workgroup size fwd_attn dispatches with */
 
 /* Row copy into the cache (kv_store.comp): for t < n_tokens, c < width,
  *   dst[row(t) * row_width + dst_off + c] = src[src_off + t * src_ts + c]

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 
-#define WG_ATTN 64
+#define WG_ATTN ATTN_WG
 #define WG_ELEM 256
 #define WG_ROUTE 64
 

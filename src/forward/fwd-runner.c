@@ -137,6 +137,16 @@ static int size_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         if (n_ctx == 0 || max_seqs == 0)
                 return err_set(err, -EINVAL, "n_ctx %u, max_seqs %u: neither may be 0", n_ctx, max_seqs);
         memset(z, 0, sizeof(*z));
+        /* what the kernels hold: refuse at load, not at the first step */
+        uint32_t dk = hp->arch == MODEL_ARCH_DEEPSEEK2 ? hp->kv_lora_rank + hp->qk_rope : hp->head_dim_k;
+        uint32_t dv = hp->arch == MODEL_ARCH_DEEPSEEK2 ? hp->kv_lora_rank : hp->head_dim_v;
+        if (dk > ATTN_MAX_DK || dv > ATTN_MAX_DV_PER_INV * ATTN_WG)
+                return err_set(err, -EOPNOTSUPP, "attention keys of %u and values of %u per head: the kernel holds %u and %u",
+                               dk, dv, ATTN_MAX_DK, ATTN_MAX_DV_PER_INV * ATTN_WG);
+        if (hp->n_layer > hp->n_layer_dense_lead && hp->n_expert &&
+            (hp->n_expert > MOE_MAX_EXPERT || hp->n_expert_used > MOE_MAX_USED))
+                return err_set(err, -EOPNOTSUPP, "%u experts, %u used per token: the routing kernel holds %u and %u",
+                               hp->n_expert, hp->n_expert_used, MOE_MAX_EXPERT, MOE_MAX_USED);
         if ((r = fwd_weights_bytes(m, &z->weights, err)) < 0)
                 return r;
 
