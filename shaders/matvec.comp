@@ -1,5 +1,6 @@
 #version 450
-// Matrix x vector: y[y_off + r] = sum_k W[r][k] * x[k]. One workgroup (one
+// Matrix x vector (push.h: push_matvec; with BY_ID push_matvec_id, the
+// experts of a 3D weight chosen per token by id). One workgroup (one
 // subgroup on most devices: WG = subgroup size) per row; each invocation
 // walks whole quant blocks, then a subgroup reduction.
 #extension GL_GOOGLE_include_directive : require
@@ -9,7 +10,15 @@
 layout(binding = 0) readonly buffer W { uint w[]; };
 layout(binding = 1) readonly buffer X { float x[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
+#ifdef BY_ID
+layout(binding = 3) readonly buffer Ids { uint ids[]; };
+layout(push_constant) uniform PC { push_matvec_id p; } pc;
+#else
 layout(push_constant) uniform PC { push_matvec p; } pc;
+#endif
+
+// The first element of this workgroup's vector in x.
+uint x0;
 
 #define WDATA w
 #include "types.glsl"
@@ -20,7 +29,7 @@ float block_dot(uint b, uint k0) {
         float s = 0.0;
         for (uint i = 0; i < 16u; i++) {
                 uint v = w_u16(b + 2u + 2u * i);
-                s += float(sext8(v & 0xffu)) * x[k0 + 2u * i] + float(sext8(v >> 8)) * x[k0 + 2u * i + 1u];
+                s += float(sext8(v & 0xffu)) * x[x0 + k0 + 2u * i] + float(sext8(v >> 8)) * x[x0 + k0 + 2u * i + 1u];
         }
         return s * w_f16(b);
 }
@@ -30,8 +39,8 @@ float block_dot(uint b, uint k0) {
         for (uint i = 0; i < 8u; i++) {
                 uint v = w_u16(b + 2u + 2u * i);
                 uint j = 2u * i;
-                s += (float(v & 15u) - 8.0) * x[k0 + j] + (float((v >> 8) & 15u) - 8.0) * x[k0 + j + 1u] +
-                     (float((v >> 4) & 15u) - 8.0) * x[k0 + j + 16u] + (float(v >> 12) - 8.0) * x[k0 + j + 17u];
+                s += (float(v & 15u) - 8.0) * x[x0 + k0 + j] + (float((v >> 8) & 15u) - 8.0) * x[x0 + k0 + j + 1u] +
+                     (float((v >> 4) & 15u) - 8.0) * x[x0 + k0 + j + 16u] + (float(v >> 12) - 8.0) * x[x0 + k0 + j + 17u];
         }
         return s * w_f16(b);
 }
@@ -59,7 +68,7 @@ float sub_dot(uint b, uint sb, uint k0) {
 #if defined(WTYPE_Q5_K)
                         q += ((hd >> (8u * i + sb)) & 1u) * 16u;
 #endif
-                        float xv = x[k0 + 32u * sb + l + i];
+                        float xv = x[x0 + k0 + 32u * sb + l + i];
                         acc += float(q) * xv;
                         xs += xv;
                 }
@@ -78,7 +87,7 @@ float sub_dot(uint b, uint sb, uint k0) {
                 uint lo = w_u16(ql + l), hi = w_u16(qh + l);
                 for (uint i = 0; i < 2u; i++) {
                         uint q = ((lo >> (8u * i + shift)) & 15u) | (((hi >> (8u * i + 2u * qd)) & 3u) << 4);
-                        float v = float(int(q) - 32) * x[k0 + 128u * half_ + 32u * qd + l + i];
+                        float v = float(int(q) - 32) * x[x0 + k0 + 128u * half_ + 32u * qd + l + i];
                         if (l < 16u)
                                 acc0 += v;
                         else
@@ -90,11 +99,10 @@ float sub_dot(uint b, uint sb, uint k0) {
 }
 #endif
 
-void main() {
-        uint r = wg_linear();
-        if (r >= pc.p.nrows)
-                return; // uniform across the workgroup
-        uint row = r * pc.p.row_bytes;
+// This invocation's share of the dot product of the weight row at byte
+// `row` with the vector at x0. The same code for every vector: a vector's
+// result never depends on which others share the workgroup.
+float row_dot(uint row) {
         float s = 0.0;
 #if defined(WTYPE_F16) || defined(WTYPE_BF16)
         if ((pc.p.row_bytes & 3u) == 0u) {
@@ -107,25 +115,51 @@ void main() {
 #else
                         vec2 f = vec2(uintBitsToFloat(v << 16), uintBitsToFloat(v & 0xffff0000u));
 #endif
-                        s += f.x * x[2u * p] + f.y * x[2u * p + 1u];
+                        s += f.x * x[x0 + 2u * p] + f.y * x[x0 + 2u * p + 1u];
                 }
         } else {
                 for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
-                        s += dequant(row, k) * x[k];
+                        s += dequant(row, k) * x[x0 + k];
         }
 #elif QK == 1
         for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
-                s += dequant(row, k) * x[k];
+                s += dequant(row, k) * x[x0 + k];
 #elif QK == 256
         uint nsub = pc.p.ncols / 32u;
-        for (uint t = gl_LocalInvocationID.x; t < nsub; t += WG)
-                s += sub_dot(row + (t / 8u) * BLOCK_BYTES, t % 8u, (t / 8u) * 256u);
+        for (uint u = gl_LocalInvocationID.x; u < nsub; u += WG)
+                s += sub_dot(row + (u / 8u) * BLOCK_BYTES, u % 8u, (u / 8u) * 256u);
 #else
         uint nb = pc.p.ncols / uint(QK);
         for (uint blk = gl_LocalInvocationID.x; blk < nb; blk += WG)
                 s += block_dot(row + blk * BLOCK_BYTES, blk * QK);
 #endif
-        s = wg_sum(s);
+        return s;
+}
+
+void main() {
+        uint r = wg_linear();
+        if (r >= pc.p.nrows)
+                return; // uniform across the workgroup
+#ifdef BY_ID
+        uint t = gl_WorkGroupID.z / pc.p.n_slots, slot = gl_WorkGroupID.z % pc.p.n_slots;
+        uint e = ids[t * pc.p.id_ts + slot];
+        if (e < pc.p.id_begin || e >= pc.p.id_end)
+                return; // another dispatch binds this matrix
+        x0 = pc.p.x_off + t * pc.p.x_ts + slot * pc.p.x_ss;
+        float s = wg_sum(row_dot(((e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0 + r) * pc.p.row_bytes));
         if (gl_LocalInvocationID.x == 0)
-                y[pc.p.y_off + r] = s;
+                y[t * pc.p.y_ts + slot * pc.p.y_ss + r] = s;
+#else
+        // Vectors tpg at a time: the weight row is read from memory once and
+        // from the cache for the others.
+        for (uint j = 0; j < pc.p.tpg; j++) {
+                uint t = gl_WorkGroupID.z * pc.p.tpg + j;
+                if (t >= pc.p.nvec)
+                        break; // uniform
+                x0 = t * pc.p.x_ts;
+                float s = wg_sum(row_dot(r * pc.p.row_bytes));
+                if (gl_LocalInvocationID.x == 0)
+                        y[t * pc.p.y_ts + pc.p.y_off + r] = s;
+        }
+#endif
 }

@@ -21,14 +21,115 @@
                        #name " must be " #size " bytes of 4-byte scalars");
 #endif
 
-/* y[y_off + r] = sum_k W[r][k] * x[k] for r < nrows (matvec_*.comp). */
+/* y[t * y_ts + y_off + r] = sum_k W[r][k] * x[t * x_ts + k] for r < nrows,
+ * t < nvec; workgroup z takes vectors z * tpg .. z * tpg + tpg - 1
+ * (matvec_*.comp). Each (r, t) is reduced the same way whatever the number
+ * of vectors and wherever t sits: batch invariance. */
 struct push_matvec {
         PC_U32 ncols;     /* elements per weight row */
         PC_U32 nrows;     /* rows in this dispatch */
         PC_U32 row_bytes; /* bytes per weight row */
         PC_U32 y_off;     /* first output element (row splitting) */
+        PC_U32 x_ts;      /* elements between vectors of x */
+        PC_U32 y_ts;      /* elements between vectors of y */
+        PC_U32 nvec;
+        PC_U32 tpg;       /* vectors per workgroup */
 };
-PUSH_SIZE(push_matvec, 16)
+PUSH_SIZE(push_matvec, 32)
+#define MATVEC_TPG 8 /* vectors per workgroup in op_matvec_batch */
+
+/* Matrix x vector by id (matvec_id_*.comp): for token t and slot s (the
+ * workgroup's z = t * n_slots + s), matrix e = ids[t * id_ts + s] of a 3D
+ * weight (matrices of mat_rows rows, one after another):
+ *   y[t * y_ts + s * y_ss + r] = sum_k W[e][row0 + r][k] * x[x_off + t * x_ts + s * x_ss + k]
+ * for r < nrows. Only matrices id_begin..id_end-1 are bound (the binding
+ * starts at matrix id_begin); other ids are left to other dispatches. */
+struct push_matvec_id {
+        PC_U32 ncols;
+        PC_U32 nrows;
+        PC_U32 row_bytes;
+        PC_U32 n_slots;
+        PC_U32 id_ts;
+        PC_U32 mat_rows;
+        PC_U32 row0;
+        PC_U32 id_begin;
+        PC_U32 id_end;
+        PC_U32 x_off, x_ss, x_ts;
+        PC_U32 y_ss, y_ts;
+};
+PUSH_SIZE(push_matvec_id, 56)
+
+/* Causal attention over a paged cache (attn_paged.comp), one workgroup per
+ * (token, query head). Token t of sequence slot tok_seq[t] at position
+ * tok_pos[t] attends to positions 0..tok_pos[t]; position p lives in cache
+ * row block_table[tok_seq[t] * max_blocks + p / block_size] * block_size +
+ * p % block_size. Query head h reads kv head h / group:
+ *   k = cache[row * row_width + k_off + kvh * k_hs + 0..dk)
+ *   v = cache[row * row_width + v_off + kvh * v_hs + 0..dv)
+ *   out[t * o_ts + h * o_hs + d] = sum_p softmax_p(q . k_p * scale) v_p[d]
+ * with q = q[t * q_ts + h * q_hs + 0..dk). Positions are reduced in a fixed
+ * order (tiles of the workgroup size, online softmax), so the result never
+ * depends on the other tokens of the batch. */
+struct push_attn {
+        PC_U32 n_tokens;
+        PC_U32 n_head;
+        PC_U32 group;
+        PC_U32 dk, dv;
+        PC_U32 q_ts, q_hs;
+        PC_U32 k_off, k_hs;
+        PC_U32 v_off, v_hs;
+        PC_U32 row_width;
+        PC_U32 block_size;
+        PC_U32 max_blocks;
+        PC_U32 o_ts, o_hs;
+        PC_F32 scale;
+};
+PUSH_SIZE(push_attn, 68)
+#define ATTN_MAX_DK 1024 /* attn_paged.comp's shared query */
+#define ATTN_MAX_DV_PER_INV 16 /* accumulators per invocation: dv <= 16 * WG */
+#define ATTN_WG 64 /* the workgroup size fwd_attn dispatches with */
+
+/* Row copy into the cache (kv_store.comp): for t < n_tokens, c < width,
+ *   dst[row(t) * row_width + dst_off + c] = src[src_off + t * src_ts + c]
+ * with row(t) = rows[t] when has_rows, else t (a strided copy). */
+struct push_kv_store {
+        PC_U32 n_tokens;
+        PC_U32 width;
+        PC_U32 src_off, src_ts;
+        PC_U32 row_width, dst_off;
+        PC_U32 has_rows;
+};
+PUSH_SIZE(push_kv_store, 28)
+
+/* MoE routing (moe_route.comp), one workgroup per token, as ref_moe_route:
+ * probs = softmax (gating 1) or sigmoid (gating 2) of the router logits;
+ * selection = probs + bias; with n_groups > 1 only the n_groups_used groups
+ * with the best sum of their two best scores stay; top k by selection
+ * (ties: lower index); weights = probs, / max(sum, 6.1035e-5) when norm,
+ * * scale unless scale is 0 or 1. */
+struct push_moe_route {
+        PC_U32 n_tokens;
+        PC_U32 n_expert;
+        PC_U32 k;
+        PC_U32 n_groups, n_groups_used;
+        PC_U32 gating;
+        PC_U32 has_bias;
+        PC_U32 norm;
+        PC_F32 scale;
+};
+PUSH_SIZE(push_moe_route, 36)
+#define MOE_MAX_EXPERT 256
+#define MOE_MAX_USED 16
+
+/* out[t][c] = sum_j w[t][j] * y[t][j][c] (j < k, in order) + add[t][c]
+ * when has_add (moe_combine.comp). */
+struct push_moe_combine {
+        PC_U32 n_tokens;
+        PC_U32 k;
+        PC_U32 width;
+        PC_U32 has_add;
+};
+PUSH_SIZE(push_moe_combine, 16)
 
 /* Y[n][y_off + m] = sum_k W[m][k] * X[n][k], m < nrows, n < nvec (matmul_*.comp). */
 struct push_matmul {

@@ -17,6 +17,34 @@ static int row_f32(uint32_t type, const void *w, uint32_t ncols, uint32_t r, flo
         return ggml_dequantize_row(type, (const uint8_t *) w + (uint64_t) r * rb, out, ncols);
 }
 
+int opref_matvec_id(uint32_t type, const void *w, uint32_t ncols, const struct op_matvec_id *p,
+                    const uint32_t *ids, const float *x, float *y) {
+        float *row = malloc((size_t) ncols * sizeof(float) + 1);
+        if (!row)
+                return -ENOMEM;
+        int ret = 0;
+        for (uint32_t t = 0; t < p->n_tokens; t++)
+                for (uint32_t sl = 0; sl < p->n_slots; sl++) {
+                        uint32_t e = ids[(size_t) t * p->id_ts + sl];
+                        if (e >= p->n_mats) {
+                                ret = -EINVAL;
+                                goto out;
+                        }
+                        const float *xv = x + p->x_off + (size_t) t * p->x_ts + (size_t) sl * p->x_ss;
+                        for (uint32_t r = 0; r < p->nrows; r++) {
+                                if ((ret = row_f32(type, w, ncols, e * p->mat_rows + p->row0 + r, row)) < 0)
+                                        goto out;
+                                double sum = 0;
+                                for (uint32_t k = 0; k < ncols; k++)
+                                        sum += (double) row[k] * xv[k];
+                                y[(size_t) t * p->y_ts + (size_t) sl * p->y_ss + r] = (float) sum;
+                        }
+                }
+out:
+        free(row);
+        return ret;
+}
+
 int opref_matmul(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, uint32_t nvec,
                float *y) {
         float *row = malloc((size_t) ncols * sizeof(float) + 1);

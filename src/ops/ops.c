@@ -125,11 +125,111 @@ int op_matvec(struct vk_seq *s, const struct op_weight *w, struct vk_view x, str
                 return r;
         for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
                 uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
-                struct push_matvec pc = {.ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0};
+                struct push_matvec pc = {
+                        .ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0, .nvec = 1, .tpg = 1,
+                };
                 struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
                 uint32_t g[3];
                 vk_groups_linear(ctx, n, g);
                 if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y, uint32_t nvec,
+                    struct vkinfer_err *err) {
+        struct vk_ctx *ctx = vk_seq_ctx(s);
+        uint64_t rb;
+        uint32_t chunk;
+        struct vk_pipeline *p;
+        char name[32];
+        int r = weight_check("matvec", w, &rb, err);
+        if (r < 0)
+                return r;
+        if (nvec == 0 || (nvec + MATVEC_TPG - 1) / MATVEC_TPG > vk_ctx_info(ctx)->max_wg_count[2])
+                return err_set(err, -EINVAL, "matvec: %u vectors (1..%u)", nvec,
+                               vk_ctx_info(ctx)->max_wg_count[2] * MATVEC_TPG);
+        if ((r = need("matvec", "x", x, (uint64_t) w->ncols * nvec * 4, &x, err)) < 0 ||
+            (r = need("matvec", "y", y, (uint64_t) w->nrows * nvec * 4, &y, err)) < 0 ||
+            (r = rows_per_chunk(ctx, "matvec", w, rb, &chunk, err)) < 0)
+                return r;
+        snprintf(name, sizeof(name), "matvec_%s", type_suffix(w->type));
+        if ((r = pipeline(s, name, 3, sizeof(struct push_matvec), wg_matvec(ctx), &p, err)) < 0)
+                return r;
+        for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
+                uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
+                struct push_matvec pc = {
+                        .ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0,
+                        .x_ts = w->ncols, .y_ts = w->nrows, .nvec = nvec, .tpg = MATVEC_TPG,
+                };
+                struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
+                uint32_t g[3];
+                vk_groups_linear(ctx, n, g);
+                g[2] = (nvec + MATVEC_TPG - 1) / MATVEC_TPG;
+                if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *mp, struct vk_view ids,
+                 struct vk_view x, struct vk_view y, struct vkinfer_err *err) {
+        struct vk_ctx *ctx = vk_seq_ctx(s);
+        uint64_t rb;
+        struct vk_pipeline *p;
+        char name[32];
+        int r = weight_check("matvec_id", w, &rb, err);
+        if (r < 0)
+                return r;
+        uint64_t nz = (uint64_t) mp->n_tokens * mp->n_slots;
+        if (mp->n_mats == 0 || mp->mat_rows == 0 || (uint64_t) mp->n_mats * mp->mat_rows != w->nrows ||
+            mp->nrows == 0 || mp->row0 + (uint64_t) mp->nrows > mp->mat_rows || nz == 0 ||
+            nz > vk_ctx_info(ctx)->max_wg_count[2])
+                return err_set(err, -EINVAL, "matvec_id: rows %u..%u of %u matrices of %u rows (weight has %u), %u x %u vectors",
+                               mp->row0, mp->row0 + mp->nrows, mp->n_mats, mp->mat_rows, w->nrows, mp->n_tokens,
+                               mp->n_slots);
+        /* The last element each operand is read or written at. */
+        uint64_t tl = mp->n_tokens - 1, sl = mp->n_slots - 1;
+        uint64_t xl = mp->x_off + tl * mp->x_ts + sl * mp->x_ss + w->ncols;
+        uint64_t yl = tl * mp->y_ts + sl * mp->y_ss + mp->nrows;
+        uint64_t il = tl * mp->id_ts + sl + 1;
+        if ((r = need("matvec_id", "x", x, xl * 4, &x, err)) < 0 || (r = need("matvec_id", "y", y, yl * 4, &y, err)) < 0 ||
+            (r = need("matvec_id", "ids", ids, il * 4, &ids, err)) < 0)
+                return r;
+        /* Bind whole matrices, as many as fit the storage range, each range
+         * starting aligned. */
+        uint64_t mat_bytes = (uint64_t) mp->mat_rows * rb, range = vk_ctx_max_range(ctx);
+        uint64_t align = vk_ctx_info(ctx)->min_storage_align;
+        if (w->view.offset % align)
+                return err_set(err, -EINVAL, "matvec_id: weight view offset %llu is not a multiple of %llu",
+                               (unsigned long long) w->view.offset, (unsigned long long) align);
+        uint64_t step = align / gcd64(mat_bytes, align);
+        uint64_t per = (range - 4) / mat_bytes;
+        per -= per % step;
+        if (per == 0)
+                return err_set(err, -E2BIG, "matvec_id: a matrix of %llu bytes does not fit the %llu-byte storage range",
+                               (unsigned long long) mat_bytes, (unsigned long long) range);
+        if (per > mp->n_mats)
+                per = mp->n_mats;
+        snprintf(name, sizeof(name), "matvec_id_%s", type_suffix(w->type));
+        if ((r = pipeline(s, name, 4, sizeof(struct push_matvec_id), wg_matvec(ctx), &p, err)) < 0)
+                return r;
+        for (uint32_t e0 = 0; e0 < mp->n_mats; e0 += (uint32_t) per) {
+                uint32_t n = mp->n_mats - e0 < per ? mp->n_mats - e0 : (uint32_t) per;
+                struct push_matvec_id pc = {
+                        .ncols = w->ncols, .nrows = mp->nrows, .row_bytes = (uint32_t) rb, .n_slots = mp->n_slots,
+                        .id_ts = mp->id_ts, .mat_rows = mp->mat_rows, .row0 = mp->row0, .id_begin = e0,
+                        .id_end = e0 + n, .x_off = mp->x_off, .x_ss = mp->x_ss, .x_ts = mp->x_ts,
+                        .y_ss = mp->y_ss, .y_ts = mp->y_ts,
+                };
+                struct vk_view v[4] = {
+                        vk_view_sub(w->view, e0 * mat_bytes, align_up(n * mat_bytes, 4)), x, y, ids,
+                };
+                uint32_t g[3];
+                vk_groups_linear(ctx, mp->nrows, g);
+                g[2] = (uint32_t) nz;
+                if ((r = vk_seq_dispatch(s, p, v, 4, &pc, sizeof(pc), g, err)) < 0)
                         return r;
         }
         return 0;

@@ -28,6 +28,27 @@ bool op_weight_type_supported(uint32_t type);
 /* y[r] = sum_k W[r][k] * x[k]: x has ncols floats, y nrows. */
 int op_matvec(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y,
               struct vkinfer_err *err);
+/* Y[n][r] = sum_k W[r][k] * X[n][k] for n < nvec, each (r, n) reduced
+ * exactly as op_matvec reduces it: bitwise the same whatever nvec is and
+ * wherever the vector sits in X (the forward pass's batch invariance). */
+int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y, uint32_t nvec,
+                    struct vkinfer_err *err);
+
+/* Matrix x vector by id over a stack of matrices (a 3D weight: n_mats
+ * matrices of mat_rows rows of w->ncols, w->nrows = n_mats * mat_rows):
+ * for t < n_tokens, s < n_slots, e = ids[t * id_ts + s] (< n_mats), r < nrows
+ *   y[t * y_ts + s * y_ss + r] = sum_k W[e][row0 + r][k] * x[x_off + t * x_ts + s * x_ss + k]
+ * with the same reduction as op_matvec. MoE experts chosen on the GPU, or
+ * per-head matrices (ids 0..n_head-1, id_ts 0). */
+struct op_matvec_id {
+        uint32_t n_mats, mat_rows, row0, nrows;
+        uint32_t n_tokens, n_slots, id_ts;
+        uint32_t x_off, x_ss, x_ts;
+        uint32_t y_ss, y_ts;
+};
+int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *p, struct vk_view ids,
+                 struct vk_view x, struct vk_view y, struct vkinfer_err *err);
+
 /* Y[n][r] = sum_k W[r][k] * X[n][k] for n < nvec: X is nvec x ncols, Y nvec x nrows. */
 int op_matmul(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y, uint32_t nvec,
               struct vkinfer_err *err);

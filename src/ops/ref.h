@@ -11,6 +11,9 @@
 int ref_matvec(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, float *y);
 int opref_matmul(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const float *x, uint32_t nvec,
                float *y);
+/* op_matvec_id's reference; w holds p->n_mats matrices. */
+int opref_matvec_id(uint32_t type, const void *w, uint32_t ncols, const struct op_matvec_id *p,
+                    const uint32_t *ids, const float *x, float *y);
 int ref_get_rows(uint32_t type, const void *w, uint32_t ncols, uint32_t nrows, const int32_t *ids,
                  uint32_t n_ids, float *out);
 void opref_rmsnorm(const float *x, const float *w, float *y, uint32_t ncols, uint32_t nrows, float eps);
