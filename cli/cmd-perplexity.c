@@ -20,6 +20,7 @@ static void usage(FILE *out) {
         fprintf(out, "Usage: vkinfer perplexity --model FILE --file TEXT [--ctx N] [--device DEV]\n"
                      "Prints the running estimate per chunk, then 'PPL = <value>' last.\n"
                      "  --ctx N       chunk length (default 512)\n"
+                     "  --chunks N    score only the first N chunks\n"
                      "  --device DEV  Vulkan device index or name, or cpu-reference\n");
 }
 
@@ -27,10 +28,11 @@ int cmd_perplexity(int argc, char **argv) {
         static const struct option opts[] = {
                 {"model", required_argument, NULL, 'm'}, {"file", required_argument, NULL, 'f'},
                 {"ctx", required_argument, NULL, 'c'},   {"device", required_argument, NULL, 'd'},
+                {"chunks", required_argument, NULL, 'k'},
                 {"help", no_argument, NULL, 'h'},        {},
         };
         const char *path = NULL, *text_path = NULL, *device = NULL;
-        unsigned long n_ctx = 512;
+        unsigned long n_ctx = 512, max_chunks = 0;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -39,6 +41,7 @@ int cmd_perplexity(int argc, char **argv) {
                 case 'f': text_path = optarg; break;
                 case 'c': n_ctx = strtoul(optarg, NULL, 10); break;
                 case 'd': device = optarg; break;
+                case 'k': max_chunks = strtoul(optarg, NULL, 10); break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -65,6 +68,8 @@ int cmd_perplexity(int argc, char **argv) {
                 goto out;
         }
         size_t n_chunks = n_ids / n_ctx;
+        if (max_chunks && n_chunks > max_chunks)
+                n_chunks = max_chunks;
         if (n_chunks == 0) {
                 fprintf(stderr, "vkinfer: the text has %zu tokens, fewer than one chunk of %lu\n", n_ids, n_ctx);
                 goto out;
@@ -85,15 +90,11 @@ int cmd_perplexity(int argc, char **argv) {
                 memcpy(chunk, ids + k * n_ctx, n_ctx * sizeof(int32_t));
                 if (tokenizer_add_bos(tok) && bos >= 0)
                         chunk[0] = bos;
-                uint32_t seq;
-                struct runner_item it = {0, chunk, (uint32_t) n_ctx, 0, true, true};
-                if (run->ops->seq_open(run, (uint32_t) n_ctx, &seq, &err) < 0 ||
-                    (it.seq = seq, run->ops->step(run, &it, 1, logits, &err)) < 0) {
+                if (runner_logits_all(run, chunk, (uint32_t) n_ctx, logits, &err) < 0) {
                         fprintf(stderr, "vkinfer: %s\n", err.msg);
                         free(chunk);
                         goto out;
                 }
-                run->ops->seq_close(run, seq);
                 for (size_t j = n_ctx / 2; j + 1 < n_ctx; j++) {
                         const float *row = logits + j * run->n_vocab;
                         double max = row[0], sum = 0;

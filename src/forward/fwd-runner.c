@@ -56,7 +56,7 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                                 return err_set(err, -EINVAL, "item %zu: token %d is outside the vocabulary of %u", i,
                                                it->tokens[t], n_vocab);
                 T += it->n_tokens;
-                L += it->want_logits;
+                L += it->want_logits ? (it->all_logits ? it->n_tokens : 1) : 0;
         }
         if (T == 0)
                 return 0;
@@ -79,8 +79,10 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                         pos[t] = (int32_t) (it->pos + j);
                         sq[t] = it->seq;
                         rows[t] = kv_row(f->kv, it->seq, it->pos + j);
+                        if (it->want_logits && it->all_logits)
+                                lrows[l++] = t;
                 }
-                if (it->want_logits)
+                if (it->want_logits && !it->all_logits)
                         lrows[l++] = t - 1;
         }
         if ((k = fwd_record(f, (uint32_t) T, (uint32_t) L, err)) < 0 || (k = vk_seq_run(f->seq, err)) < 0)
@@ -241,6 +243,7 @@ int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         snprintf(f->device_name, sizeof(f->device_name), "%s", info->name);
         f->max_seqs = max_seqs;
         f->max_logits = z.max_logits;
+        f->runner.max_logit_rows = z.max_logits;
         f->max_blocks = z.max_blocks;
         f->n_blocks = z.n_blocks;
         f->row_width = z.row_width;

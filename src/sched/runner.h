@@ -38,6 +38,9 @@ struct runner_ops {
         /* Cache blocks in use and in all. */
         void (*kv_usage)(struct runner *r, uint64_t *ret_used, uint64_t *ret_total);
         const char *(*device_name)(struct runner *r);
+        /* Vulkan validation messages seen so far (VKINFER_VALIDATION=1);
+         * NULL for runners without a device. Tests fail on any. */
+        uint64_t (*validation_messages)(struct runner *r);
         void (*destroy)(struct runner *r);
 };
 
@@ -46,12 +49,17 @@ struct runner {
         uint32_t n_vocab;
         uint32_t n_ctx;       /* positions per sequence at most */
         uint32_t max_tokens;  /* tokens per step at most */
+        uint32_t max_logit_rows; /* rows of logits per step at most */
 };
 
 struct model;
 
 /* Rows of logits the items produce. */
 size_t runner_logit_rows(const struct runner_item *items, size_t n_items);
+
+/* Runs tokens as a new sequence, in as many steps as the runner's limits
+ * need, and writes the logits of every position (n rows). */
+int runner_logits_all(struct runner *r, const int32_t *tokens, uint32_t n, float *logits, struct vkinfer_err *err);
 
 /* The runner for a device: "cpu-reference" selects the CPU reference; any
  * other value (NULL: automatic) a Vulkan device by index or name. */

@@ -67,14 +67,7 @@ int main(int argc, char **argv) {
                 for (size_t k = 0; k < n; k++)
                         ids[k] = (int32_t) json_integer_value(json_array_get(ids_j, k));
                 const float *want = (const float *) (bin + json_integer_value(json_object_get(p, "offset_bytes")));
-                uint32_t seq;
-                struct runner_item it = {0, ids, (uint32_t) n, 0, true, true};
-                r = run->ops->seq_open(run, (uint32_t) n, &seq, &err);
-                if (r >= 0) {
-                        it.seq = seq;
-                        r = run->ops->step(run, &it, 1, got, &err);
-                        run->ops->seq_close(run, seq);
-                }
+                r = runner_logits_all(run, ids, (uint32_t) n, got, &err);
                 CHECK_OK(r, err);
                 if (r >= 0) {
                         double worst = 0;
@@ -100,6 +93,9 @@ int main(int argc, char **argv) {
                 free(ids);
                 free(got);
         }
+        if (run && run->ops->validation_messages)
+                CHECK(run->ops->validation_messages(run) == 0, "%llu Vulkan validation messages",
+                      (unsigned long long) run->ops->validation_messages(run));
         if (run)
                 run->ops->destroy(run);
         model_free(m);
