@@ -74,6 +74,7 @@ static void check_variant(struct vk_ctx *ctx, const char *variant) {
                         if (step < first_step[i] || s->decoded == N_DECODE)
                                 continue;
                         struct runner_item *it = &items[n];
+                        *it = (struct runner_item){0};
                         it->seq = s->seq;
                         it->pos = s->pos;
                         it->tokens = s->tokens + s->pos;
