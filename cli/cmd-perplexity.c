@@ -112,6 +112,11 @@ int cmd_perplexity(int argc, char **argv) {
         free(chunk);
         printf("PPL = %.4f\n", exp(nll / (double) count));
         rc = 0;
+        if (run->ops->validation_messages && run->ops->validation_messages(run) > 0) {
+                fprintf(stderr, "vkinfer: %llu Vulkan validation message(s)\n",
+                        (unsigned long long) run->ops->validation_messages(run));
+                rc = 1;
+        }
 out:
         free(logits);
         free(ids);

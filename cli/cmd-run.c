@@ -147,6 +147,11 @@ int cmd_run(int argc, char **argv) {
                 o.completion_tokens, o.decode_ms,
                 o.decode_ms > 0 && o.completion_tokens > 1 ? (o.completion_tokens - 1) * 1e3 / o.decode_ms : 0.0);
         vkinfer_request_free(req);
+        if (vkinfer_engine_validation_messages(e) > 0) {
+                fprintf(stderr, "vkinfer: %llu Vulkan validation message(s)\n",
+                        (unsigned long long) vkinfer_engine_validation_messages(e));
+                rc = 1;
+        }
         vkinfer_engine_free(e);
         return rc;
 }

@@ -111,6 +111,11 @@ int main(int argc, char **argv) {
         if (r < 0)
                 log_error("event loop failed: %s", strerror(-r));
 out:
+        if (m->engine && vkinfer_engine_validation_messages(m->engine) > 0) {
+                log_error("%llu Vulkan validation message(s) were reported",
+                          (unsigned long long) vkinfer_engine_validation_messages(m->engine));
+                r = -EPROTO;
+        }
         manager_free(m);
         return r < 0 ? 1 : 0;
 }

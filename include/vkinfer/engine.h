@@ -51,6 +51,9 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
 int vkinfer_engine_remove_model(struct vkinfer_engine *e, const char *name);
 size_t vkinfer_engine_model_count(const struct vkinfer_engine *e);
 const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engine *e, size_t i);
+/* Vulkan validation messages seen by the engine's devices (only counted
+ * with VKINFER_VALIDATION=1); tests fail on any. */
+uint64_t vkinfer_engine_validation_messages(struct vkinfer_engine *e);
 /* The device's name, for status displays. */
 const char *vkinfer_engine_device_name(const struct vkinfer_engine *e);
 

@@ -197,6 +197,18 @@ void engine_reap_models(struct vkinfer_engine *e) {
                         model_unload(&e->models[i]);
 }
 
+uint64_t vkinfer_engine_validation_messages(struct vkinfer_engine *e) {
+        uint64_t n = 0;
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < ENGINE_MAX_MODELS; i++) {
+                struct runner *r = e->models[i].runner;
+                if (e->models[i].loaded && r->ops->validation_messages)
+                        n += r->ops->validation_messages(r);
+        }
+        pthread_mutex_unlock(&e->lock);
+        return n;
+}
+
 /* The i-th model that takes requests. */
 static struct engine_model *active_model(const struct vkinfer_engine *e, size_t i) {
         for (size_t k = 0; k < ENGINE_MAX_MODELS; k++)

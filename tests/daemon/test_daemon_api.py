@@ -111,15 +111,15 @@ def gen_tests(sock, name, vkinfer):
         check(got == full[:full.index(stop)] and body["choices"][0]["finish_reason"] == "stop",
               "stop %r: %r vs %r" % (stop, got, full))
 
-    # 8 concurrent streams with different seeds each equal the same request alone.
+    # 16 concurrent streams with different seeds each equal the same request alone.
     reqs = [{"messages": [{"role": "user", "content": "Request %d" % i}], "max_tokens": 16, "seed": 100 + i,
-             "temperature": 1.0} for i in range(8)]
+             "temperature": 1.0} for i in range(16)]
     alone = [collect(sock, "/v1/chat/completions", r)[0] for r in reqs]
-    results = [None] * 8
+    results = [None] * 16
 
     def run(i):
         results[i] = collect(sock, "/v1/chat/completions", reqs[i])[0]
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
     # Bad requests while the streams run: each gets its error, the streams go on.
