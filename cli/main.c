@@ -17,6 +17,7 @@ static const struct command commands[] = {
         {"detokenize", cmd_detokenize, "print the text of token ids"},
         {"devices", cmd_devices, "list Vulkan devices and their features"},
         {"run", cmd_run, "generate text from a model file"},
+        {"bench", cmd_bench, "measure prefill and decode speed against the device's bandwidth"},
         {"perplexity", cmd_perplexity, "measure a model's perplexity on a text file"},
         {"chat", cmd_chat, "chat with a model served by vkinferd"},
         {"models", cmd_models, "list the models vkinferd serves"},
