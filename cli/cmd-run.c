@@ -131,6 +131,7 @@ int cmd_run(int argc, char **argv) {
                 fflush(stdout);
                 free(o.content);
                 free(o.reasoning);
+                free(o.logprobs);
                 if (o.finish != VKINFER_RUNNING)
                         break;
         }

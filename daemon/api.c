@@ -341,19 +341,98 @@ static char *dump_event(json_t *j) {
         return ev;
 }
 
+/* A token's text as valid UTF-8 (invalid bytes become U+FFFD) and its bytes. */
+static json_t *token_text(const char *p, size_t n) {
+        char buf[256];
+        size_t o = 0;
+        for (size_t i = 0; i < n && o + 4 < sizeof(buf);) {
+                unsigned char c = (unsigned char) p[i];
+                size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+                bool ok = len && i + len <= n;
+                for (size_t k = 1; ok && k < len; k++)
+                        ok = ((unsigned char) p[i + k] >> 6) == 2;
+                if (ok) {
+                        memcpy(buf + o, p + i, len);
+                        o += len;
+                        i += len;
+                } else {
+                        memcpy(buf + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                }
+        }
+        json_t *s = json_stringn(buf, o);
+        return s ? s : json_string("");
+}
+
+static json_t *token_bytes(const char *p, size_t n) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(a, json_integer((unsigned char) p[i]));
+        return a;
+}
+
+json_t *api_logprobs_json(const struct api_request *r, const struct vkinfer_token_logprob *lp, size_t n,
+                          size_t *text_offset) {
+        if (r->kind == API_CHAT) {
+                json_t *content = json_array();
+                for (size_t i = 0; i < n; i++) {
+                        json_t *top = json_array();
+                        for (uint32_t k = 0; k < lp[i].n_top; k++)
+                                json_array_append_new(top, json_pack("{s:o, s:f, s:o}", "token",
+                                                                     token_text(lp[i].top[k].text, lp[i].top[k].text_len),
+                                                                     "logprob", (double) lp[i].top[k].logprob, "bytes",
+                                                                     token_bytes(lp[i].top[k].text, lp[i].top[k].text_len)));
+                        json_array_append_new(content, json_pack("{s:o, s:f, s:o, s:o}", "token",
+                                                                 token_text(lp[i].text, lp[i].text_len), "logprob",
+                                                                 (double) lp[i].logprob, "bytes",
+                                                                 token_bytes(lp[i].text, lp[i].text_len),
+                                                                 "top_logprobs", top));
+                }
+                return json_pack("{s:o}", "content", content);
+        }
+        json_t *tokens = json_array(), *lps = json_array(), *tops = json_array(), *offs = json_array();
+        for (size_t i = 0; i < n; i++) {
+                json_array_append_new(tokens, token_text(lp[i].text, lp[i].text_len));
+                json_array_append_new(lps, json_real(lp[i].logprob));
+                json_t *top = json_object();
+                for (uint32_t k = 0; k < lp[i].n_top; k++) {
+                        json_t *t = token_text(lp[i].top[k].text, lp[i].top[k].text_len);
+                        json_object_set_new(top, json_string_value(t), json_real(lp[i].top[k].logprob));
+                        json_decref(t);
+                }
+                json_array_append_new(tops, top);
+                json_array_append_new(offs, json_integer((json_int_t) *text_offset));
+                *text_offset += lp[i].text_len;
+        }
+        return json_pack("{s:o, s:o, s:o, s:o}", "tokens", tokens, "token_logprobs", lps, "top_logprobs", tops,
+                         "text_offset", offs);
+}
+
+void api_logprobs_merge(json_t *a, json_t *b) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(b, key, v) {
+                json_t *dst = json_object_get(a, key);
+                if (json_is_array(dst))
+                        json_array_extend(dst, v);
+        }
+        json_decref(b);
+}
+
 char *api_completion_json(const struct api_request *r, const char *id, long created, const char *content,
-                          const char *reasoning, enum vkinfer_finish finish, uint32_t prompt_tokens,
-                          uint32_t completion_tokens) {
+                          const char *reasoning, json_t *logprobs, enum vkinfer_finish finish,
+                          uint32_t prompt_tokens, uint32_t completion_tokens) {
         json_t *choice;
         if (r->kind == API_CHAT) {
                 json_t *msg = json_pack("{s:s, s:s}", "role", "assistant", "content", content ? content : "");
                 if (reasoning && *reasoning)
                         json_object_set_new(msg, "reasoning_content", json_string(reasoning));
-                choice = json_pack("{s:i, s:o, s:o, s:s?}", "index", 0, "message", msg, "logprobs", json_null(),
-                                   "finish_reason", api_finish_reason(finish));
+                choice = json_pack("{s:i, s:o, s:O, s:s?}", "index", 0, "message", msg, "logprobs",
+                                   logprobs ? logprobs : json_null(), "finish_reason", api_finish_reason(finish));
         } else {
-                choice = json_pack("{s:i, s:s, s:o, s:s?}", "index", 0, "text", content ? content : "", "logprobs",
-                                   json_null(), "finish_reason", api_finish_reason(finish));
+                choice = json_pack("{s:i, s:s, s:O, s:s?}", "index", 0, "text", content ? content : "", "logprobs",
+                                   logprobs ? logprobs : json_null(), "finish_reason", api_finish_reason(finish));
         }
         json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:[o], s:o}", "id", id, "object",
                               r->kind == API_CHAT ? "chat.completion" : "text_completion", "created",
@@ -365,7 +444,7 @@ char *api_completion_json(const struct api_request *r, const char *id, long crea
 }
 
 char *api_chunk_event(const struct api_request *r, const char *id, long created, const char *content,
-                      const char *reasoning, bool first, enum vkinfer_finish finish) {
+                      const char *reasoning, json_t *logprobs, bool first, enum vkinfer_finish finish) {
         json_t *choice;
         const char *fr = api_finish_reason(finish);
         if (r->kind == API_CHAT) {
@@ -378,11 +457,11 @@ char *api_chunk_event(const struct api_request *r, const char *id, long created,
                         json_object_set_new(delta, "content", json_string(""));
                 if (reasoning && *reasoning)
                         json_object_set_new(delta, "reasoning_content", json_string(reasoning));
-                choice = json_pack("{s:i, s:o, s:o, s:o}", "index", 0, "delta", delta, "logprobs", json_null(),
-                                   "finish_reason", fr ? json_string(fr) : json_null());
+                choice = json_pack("{s:i, s:o, s:O, s:o}", "index", 0, "delta", delta, "logprobs",
+                                   logprobs ? logprobs : json_null(), "finish_reason", fr ? json_string(fr) : json_null());
         } else {
-                choice = json_pack("{s:i, s:s, s:o, s:o}", "index", 0, "text", content ? content : "", "logprobs",
-                                   json_null(), "finish_reason", fr ? json_string(fr) : json_null());
+                choice = json_pack("{s:i, s:s, s:O, s:o}", "index", 0, "text", content ? content : "", "logprobs",
+                                   logprobs ? logprobs : json_null(), "finish_reason", fr ? json_string(fr) : json_null());
         }
         return dump_event(json_pack("{s:s, s:s, s:i, s:s, s:[o]}", "id", id, "object",
                                     r->kind == API_CHAT ? "chat.completion.chunk" : "text_completion", "created",

@@ -41,13 +41,21 @@ void api_make_id(enum api_kind kind, char *buf, size_t size);
 
 const char *api_finish_reason(enum vkinfer_finish f);
 
-/* The whole non-streamed response. */
+/* Logprobs of new tokens in the request's shape: for chat, {"content":
+ * [{token, logprob, bytes, top_logprobs}...]}; for completions, {tokens,
+ * token_logprobs, top_logprobs, text_offset} (*text_offset advances). */
+json_t *api_logprobs_json(const struct api_request *r, const struct vkinfer_token_logprob *lp, size_t n,
+                          size_t *text_offset);
+/* Appends b's entries to a (both in the same shape); takes b. */
+void api_logprobs_merge(json_t *a, json_t *b);
+
+/* The whole non-streamed response; logprobs may be NULL (borrowed). */
 char *api_completion_json(const struct api_request *r, const char *id, long created, const char *content,
-                          const char *reasoning, enum vkinfer_finish finish, uint32_t prompt_tokens,
-                          uint32_t completion_tokens);
+                          const char *reasoning, json_t *logprobs, enum vkinfer_finish finish,
+                          uint32_t prompt_tokens, uint32_t completion_tokens);
 /* One SSE "data: {...}\n\n" event. first: the chat chunk carries the role. */
 char *api_chunk_event(const struct api_request *r, const char *id, long created, const char *content,
-                      const char *reasoning, bool first, enum vkinfer_finish finish);
+                      const char *reasoning, json_t *logprobs, bool first, enum vkinfer_finish finish);
 char *api_usage_event(const struct api_request *r, const char *id, long created, uint32_t prompt_tokens,
                       uint32_t completion_tokens);
 char *api_models_json(struct vkinfer_engine *e, long created);

@@ -161,6 +161,7 @@ void bus_dispatch_notifications(struct manager *m) {
                 }
                 free(o.content);
                 free(o.reasoning);
+                free(o.logprobs);
         }
 }
 

@@ -93,6 +93,8 @@ struct http_exchange {
         uint32_t prompt_tokens, completion_tokens;
         enum vkinfer_finish finish;
         char error[256];
+        json_t *logprobs;   /* non-streamed answer's, accumulated */
+        size_t text_offset; /* completions' logprobs text_offset */
         struct http_exchange *prev, *next;
 };
 
@@ -210,11 +212,12 @@ static void collect_output(struct http_exchange *x) {
         vkinfer_request_take(x->req, &o);
         x->prompt_tokens = o.prompt_tokens;
         x->completion_tokens = o.completion_tokens;
-        bool has_text = (o.content && *o.content) || (o.reasoning && *o.reasoning);
+        bool has_text = (o.content && *o.content) || (o.reasoning && *o.reasoning) || o.n_logprobs;
+        json_t *lp = o.n_logprobs ? api_logprobs_json(&x->api, o.logprobs, o.n_logprobs, &x->text_offset) : NULL;
         if (x->api.stream) {
                 if (has_text || !x->first_chunk_sent) {
                         if (has_text || o.finish == VKINFER_RUNNING) {
-                                char *ev = api_chunk_event(&x->api, x->id, x->created, o.content, o.reasoning,
+                                char *ev = api_chunk_event(&x->api, x->id, x->created, o.content, o.reasoning, lp,
                                                            !x->first_chunk_sent, VKINFER_RUNNING);
                                 if (ev)
                                         sb_append(&x->out, ev, strlen(ev));
@@ -227,7 +230,14 @@ static void collect_output(struct http_exchange *x) {
                         sb_append(&x->content, o.content, strlen(o.content));
                 if (o.reasoning)
                         sb_append(&x->reasoning, o.reasoning, strlen(o.reasoning));
+                if (lp) {
+                        if (x->logprobs)
+                                api_logprobs_merge(x->logprobs, json_incref(lp));
+                        else
+                                x->logprobs = json_incref(lp);
+                }
         }
+        json_decref(lp);
         if (o.finish != VKINFER_RUNNING) {
                 x->finished = true;
                 x->finish = o.finish;
@@ -242,7 +252,8 @@ static void collect_output(struct http_exchange *x) {
                                 }
                                 free(e);
                         } else {
-                                ev = api_chunk_event(&x->api, x->id, x->created, NULL, NULL, !x->first_chunk_sent, o.finish);
+                                ev = api_chunk_event(&x->api, x->id, x->created, NULL, NULL, NULL, !x->first_chunk_sent,
+                                                     o.finish);
                                 if (ev)
                                         sb_append(&x->out, ev, strlen(ev));
                                 free(ev);
@@ -261,6 +272,7 @@ static void collect_output(struct http_exchange *x) {
         }
         free(o.content);
         free(o.reasoning);
+        free(o.logprobs);
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -328,8 +340,10 @@ static enum MHD_Result continue_generation(struct http_exchange *x) {
         }
         if (x->finish == VKINFER_FINISH_ERROR)
                 return respond_error(x, 500, x->error[0] ? x->error : "generation failed", NULL);
+        if (!x->logprobs && x->api.params.top_logprobs >= 0) /* no token at all */
+                x->logprobs = api_logprobs_json(&x->api, NULL, 0, &x->text_offset);
         return respond_json(x, 200, api_completion_json(&x->api, x->id, x->created, x->content.p, x->reasoning.p,
-                                                        x->finish, x->prompt_tokens, x->completion_tokens));
+                                                        x->logprobs, x->finish, x->prompt_tokens, x->completion_tokens));
 }
 
 /* ---- routing ---- */
@@ -452,6 +466,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(x->content.p);
         free(x->reasoning.p);
         free(x->out.p);
+        json_decref(x->logprobs);
         struct manager *m = x->m;
         free(x);
         *con_cls = NULL;

@@ -116,6 +116,23 @@ enum vkinfer_finish {
         VKINFER_FINISH_ERROR,
 };
 
+#define VKINFER_MAX_TOP_LOGPROBS 20
+
+/* A generated token's log-probability under the model (log-softmax of its
+ * logits), with the most likely alternatives. Texts are the token's bytes,
+ * which may be part of a UTF-8 character. */
+struct vkinfer_token_logprob {
+        char text[64];
+        uint32_t text_len;
+        float logprob;
+        uint32_t n_top;
+        struct {
+                char text[64];
+                uint32_t text_len;
+                float logprob;
+        } top[VKINFER_MAX_TOP_LOGPROBS];
+};
+
 struct vkinfer_output {
         char *content;   /* new answer text since the last take (malloc'd, maybe "") */
         char *reasoning; /* new <think> text since the last take (malloc'd, maybe "") */
@@ -123,10 +140,13 @@ struct vkinfer_output {
         uint32_t prompt_tokens, completion_tokens;
         double prompt_ms; /* admission to the first generated token */
         double decode_ms; /* first to last generated token */
+        struct vkinfer_token_logprob *logprobs; /* with top_logprobs >= 0: one per new token (malloc'd) */
+        size_t n_logprobs;
         char error[256]; /* with VKINFER_FINISH_ERROR */
 };
 
-/* Takes the output produced since the last call. Free the strings with free(). */
+/* Takes the output produced since the last call. Free the strings and
+ * logprobs with free(). */
 void vkinfer_request_take(struct vkinfer_request *r, struct vkinfer_output *ret);
 void vkinfer_request_cancel(struct vkinfer_request *r);
 /* Cancels if still running and releases the caller's reference. NULL ok. */

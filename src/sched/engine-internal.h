@@ -41,6 +41,7 @@ struct vkinfer_request {
         uint32_t n_prompt;
         uint32_t max_new; /* tokens to generate at most */
         bool ignore_eos;
+        int32_t top_logprobs; /* < 0: none */
         struct sampler sampler;
         struct tokenizer_decoder *decoder;
         struct text_filter filter;
@@ -62,6 +63,8 @@ struct vkinfer_request {
         enum vkinfer_finish finish;
         char error[256];
         struct text_out content, reasoning; /* not yet taken */
+        struct vkinfer_token_logprob *logprobs; /* not yet taken */
+        size_t n_logprobs;
         struct vkinfer_request *next;      /* queue / running list */
 };
 

@@ -324,6 +324,7 @@ void request_destroy(struct vkinfer_request *r) {
         free(r->stop);
         text_out_reset(&r->content);
         text_out_reset(&r->reasoning);
+        free(r->logprobs);
         free(r);
 }
 
@@ -417,6 +418,7 @@ static int submit_to(struct vkinfer_engine *e, struct engine_model *m, const str
                             n_ids, (long long) p->max_tokens, n_ctx);
         }
         rq->ignore_eos = p->ignore_eos;
+        rq->top_logprobs = p->top_logprobs > VKINFER_MAX_TOP_LOGPROBS ? VKINFER_MAX_TOP_LOGPROBS : p->top_logprobs;
         rq->max_new = p->max_tokens >= 0 ? (uint32_t) p->max_tokens : n_ctx - (uint32_t) n_ids;
 
         if ((r = sampler_init(&rq->sampler, &p->sampling, m->runner->n_vocab)) < 0 ||
@@ -481,6 +483,10 @@ void vkinfer_request_take(struct vkinfer_request *r, struct vkinfer_output *ret)
         pthread_mutex_lock(&r->e->lock);
         ret->content = take_text(&r->content);
         ret->reasoning = take_text(&r->reasoning);
+        ret->logprobs = r->logprobs;
+        ret->n_logprobs = r->n_logprobs;
+        r->logprobs = NULL;
+        r->n_logprobs = 0;
         ret->finish = r->finish;
         ret->prompt_tokens = r->n_prompt;
         ret->completion_tokens = r->n_generated;

@@ -135,6 +135,49 @@ static void emit_token(struct vkinfer_request *r, int32_t tok) {
                 r->notify(r->userdata);
 }
 
+/* The chosen token's log-probability and the n best alternatives, from raw
+ * logits (before penalties and sampling filters). */
+static void token_logprob(const struct tokenizer *t, const float *logits, uint32_t n_vocab, int32_t tok, int32_t n,
+                          struct vkinfer_token_logprob *ret) {
+        double max = logits[0], sum = 0;
+        for (uint32_t v = 1; v < n_vocab; v++)
+                if (logits[v] > max)
+                        max = logits[v];
+        for (uint32_t v = 0; v < n_vocab; v++)
+                sum += exp((double) logits[v] - max);
+        double lse = max + log(sum);
+        memset(ret, 0, sizeof(*ret));
+        size_t len = 0;
+        const char *p = tokenizer_token_piece(t, tok, &len);
+        len = len < sizeof(ret->text) ? len : sizeof(ret->text) - 1;
+        if (p)
+                memcpy(ret->text, p, len);
+        ret->text_len = (uint32_t) len;
+        ret->logprob = (float) ((double) logits[tok] - lse);
+        /* The n best: insertion into a short sorted list. */
+        int32_t best[VKINFER_MAX_TOP_LOGPROBS];
+        uint32_t nb = 0;
+        for (uint32_t v = 0; v < n_vocab && n > 0; v++) {
+                if (nb == (uint32_t) n && logits[v] <= logits[best[nb - 1]])
+                        continue;
+                uint32_t k = nb < (uint32_t) n ? nb++ : nb - 1;
+                while (k > 0 && logits[best[k - 1]] < logits[v]) {
+                        best[k] = best[k - 1];
+                        k--;
+                }
+                best[k] = (int32_t) v;
+        }
+        for (uint32_t k = 0; k < nb; k++) {
+                p = tokenizer_token_piece(t, best[k], &len);
+                len = len < sizeof(ret->top[k].text) ? len : sizeof(ret->top[k].text) - 1;
+                if (p)
+                        memcpy(ret->top[k].text, p, len);
+                ret->top[k].text_len = (uint32_t) len;
+                ret->top[k].logprob = (float) ((double) logits[best[k]] - lse);
+        }
+        ret->n_top = nb;
+}
+
 struct batch {
         struct runner_item *items;
         struct vkinfer_request **owners;
@@ -197,6 +240,7 @@ static void step_model(struct vkinfer_engine *e, struct engine_model *m, struct 
         int ret = run->ops->step(run, b->items, b->n, b->logits, &err);
         /* Sampling needs no lock: the samplers belong to this thread. */
         int32_t *next = calloc(b->n, sizeof(*next));
+        struct vkinfer_token_logprob *lp = calloc(b->n, sizeof(*lp));
         size_t row = 0;
         if (ret >= 0 && next)
                 for (size_t i = 0; i < b->n; i++)
@@ -209,6 +253,8 @@ static void step_model(struct vkinfer_engine *e, struct engine_model *m, struct 
                                                         logits[m->eog_ids[k]] = -INFINITY;
                                 next[i] = sampler_sample(&r->sampler, logits);
                                 sampler_accept(&r->sampler, next[i]);
+                                if (r->top_logprobs >= 0 && lp)
+                                        token_logprob(m->tok, logits, run->n_vocab, next[i], r->top_logprobs, &lp[i]);
                         }
         pthread_mutex_lock(&e->lock);
 
@@ -219,10 +265,20 @@ static void step_model(struct vkinfer_engine *e, struct engine_model *m, struct 
                         continue;
                 }
                 r->n_cached += b->items[i].n_tokens;
-                if (b->items[i].want_logits && r->finish == VKINFER_RUNNING)
+                if (b->items[i].want_logits && r->finish == VKINFER_RUNNING) {
+                        if (r->top_logprobs >= 0 && lp) {
+                                struct vkinfer_token_logprob *v =
+                                        realloc(r->logprobs, (r->n_logprobs + 1) * sizeof(*v));
+                                if (v) {
+                                        r->logprobs = v;
+                                        r->logprobs[r->n_logprobs++] = lp[i];
+                                }
+                        }
                         emit_token(r, next[i]);
+                }
         }
         free(next);
+        free(lp);
 }
 
 static void *scheduler_main(void *arg) {

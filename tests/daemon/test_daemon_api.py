@@ -96,6 +96,24 @@ def gen_tests(sock, name, vkinfer):
     check(st == 200 and body["object"] == "text_completion" and isinstance(body["choices"][0]["text"], str),
           "completion: %s" % body)
 
+    # logprobs: one entry per generated token, alternatives best first, and
+    # greedy decoding picks the best one.
+    st, body = vc.request(sock, "POST", "/v1/chat/completions",
+                          body=dict(chat, temperature=0, logprobs=True, top_logprobs=3))
+    lp = body["choices"][0]["logprobs"]["content"] if st == 200 else []
+    check(len(lp) == body["usage"]["completion_tokens"] and len(lp) > 0, "logprobs count: %s" % body)
+    for e in lp:
+        tops = [t["logprob"] for t in e["top_logprobs"]]
+        check(len(tops) == 3 and tops == sorted(tops, reverse=True) and e["logprob"] <= 0, "top_logprobs %s" % e)
+        check(abs(e["logprob"] - tops[0]) < 1e-5 and bytes(e["bytes"]) == bytes(e["top_logprobs"][0]["bytes"]),
+              "greedy token is not the best: %s" % e)
+    st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "the", "max_tokens": 3, "logprobs": 2})
+    lp = body["choices"][0]["logprobs"]
+    check(len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == body["usage"]["completion_tokens"],
+          "completion logprobs: %s" % lp)
+    st, body = vc.request(sock, "POST", "/v1/chat/completions", body=dict(chat, top_logprobs=2))
+    check(st == 400 and body["error"]["param"] == "top_logprobs", "top_logprobs without logprobs: %s" % body)
+
     # A prompt longer than the context is refused before any work.
     st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "x" * 5000})
     check(st == 400 and "context" in body["error"]["message"], "over-long prompt: %s %s" % (st, body))
