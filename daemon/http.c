@@ -391,6 +391,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         log_info("%s %s from %s", method, url, s->is_unix ? "unknown peer" : "tcp");
                 if (s->is_unix && !peer_allowed(&m->config, p))
                         return respond_error(x, 403, "this user may not use vkinferd (allow-users / allow-groups)", NULL);
+                /* A TCP peer cannot be identified, so allow lists shut TCP out. */
+                if (!s->is_unix && (m->config.n_allow_users || m->config.n_allow_groups))
+                        return respond_error(x, 403, "allow-users / allow-groups are set: use the Unix socket", NULL);
                 const char *want = NULL;
                 x->route = route_for(url, &want);
                 if (x->route == ROUTE_NONE)
