@@ -26,6 +26,23 @@ static void on_notify(void *userdata) {
         pthread_mutex_unlock(&w->lock);
 }
 
+/* A progress bar on a terminal's standard error while the weights upload. */
+static void on_load_progress(void *userdata, const char *model, uint64_t done, uint64_t total) {
+        static int last = -1;
+        if (!isatty(STDERR_FILENO) || total == 0)
+                return;
+        int pct = (int) (done * 100 / total);
+        if (pct == last)
+                return;
+        last = pct;
+        char bar[41];
+        for (int i = 0; i < 40; i++)
+                bar[i] = i < pct * 40 / 100 ? '#' : '.';
+        bar[40] = 0;
+        fprintf(stderr, "\rloading weights [%s] %3d%% of %.0f MiB%s", bar, pct, (double) total / 1048576.0,
+                done >= total ? "\n" : "");
+}
+
 static void usage(FILE *out) {
         fprintf(out, "Usage: vkinfer run --model FILE (--prompt TEXT | --chat TEXT) [OPTIONS]\n"
                      "Generates text and streams it; --chat applies the model's chat template.\n\n"
@@ -84,7 +101,7 @@ int cmd_run(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        struct vkinfer_engine_config cfg = {.device = device, .max_sequences = 1};
+        struct vkinfer_engine_config cfg = {.device = device, .max_sequences = 1, .load_progress = on_load_progress};
         struct vkinfer_engine *e = NULL;
         struct vkinfer_error err = {{0}};
         if (vkinfer_engine_new(&cfg, &e, &err) < 0 ||

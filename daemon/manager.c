@@ -180,6 +180,16 @@ struct manager *manager_free(struct manager *m) {
         return NULL;
 }
 
+/* Weights uploading: the service status shows how far it got. */
+static void on_load_progress(void *userdata, const char *model, uint64_t done, uint64_t total) {
+        static int last = -1;
+        int pct = total ? (int) (done * 100 / total) : 100;
+        if (pct / 5 == last / 5 && pct != 100)
+                return;
+        last = pct;
+        sd_notifyf(0, "STATUS=Loading model %s: %d%% of %.0f MiB on the device", model, pct, (double) total / 1048576.0);
+}
+
 int manager_startup(struct manager *m) {
         struct config *c = &m->config;
         struct vkinfer_engine_config ec = {
@@ -188,6 +198,7 @@ int manager_startup(struct manager *m) {
                 .queue_size = c->queue_size,
                 .max_sequences = c->max_sequences,
                 .max_batch_tokens = c->max_batch_tokens,
+                .load_progress = on_load_progress,
         };
         struct vkinfer_error err = {{0}};
         char buf[512];

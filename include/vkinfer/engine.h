@@ -28,6 +28,9 @@ struct vkinfer_engine_config {
         uint32_t queue_size;       /* requests waiting at most; 0 = default */
         uint32_t max_sequences;    /* sequences running at once; 0 = default */
         uint32_t max_batch_tokens; /* tokens per scheduler step; 0 = default */
+        /* Called while a model's weights go to the device; may be NULL. */
+        void (*load_progress)(void *userdata, const char *model, uint64_t done, uint64_t total);
+        void *load_progress_data;
 };
 
 struct vkinfer_model_info {

@@ -94,8 +94,20 @@ static char *token_text(const struct tokenizer *t, int32_t id) {
         return s;
 }
 
+struct progress_relay {
+        struct vkinfer_engine *e;
+        const char *name;
+};
+
+static void relay_progress(void *userdata, uint64_t done, uint64_t total) {
+        struct progress_relay *p = userdata;
+        p->e->config.load_progress(p->e->config.load_progress_data, p->name, done, total);
+}
+
 static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t n_ctx, struct vkinfer_err *err) {
-        return runner_open(e->config.device, m->model, n_ctx, e->config.max_sequences, &m->runner, err);
+        struct progress_relay relay = {e, m->name};
+        return runner_open_progress(e->config.device, m->model, n_ctx, e->config.max_sequences,
+                                    e->config.load_progress ? relay_progress : NULL, &relay, &m->runner, err);
 }
 
 int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const char *path, uint32_t n_ctx,

@@ -70,6 +70,12 @@ static const struct runner_ops owner_ops = {
 
 int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,
                 struct vkinfer_err *err) {
+        return runner_open_progress(device, m, n_ctx, max_seqs, NULL, NULL, ret, err);
+}
+
+int runner_open_progress(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
+                         void (*progress)(void *userdata, uint64_t done, uint64_t total), void *userdata,
+                         struct runner **ret, struct vkinfer_err *err) {
         if (device && strcmp(device, "cpu-reference") == 0)
                 return runner_cpu_new(m, n_ctx, max_seqs, ret, err);
         struct runner_owner *o = calloc(1, sizeof(*o));
@@ -78,7 +84,9 @@ int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint3
         struct vk_opts vo = {.device = device};
         int r = vk_ctx_create(&vo, &o->ctx, err);
         if (r >= 0)
-                r = runner_vk_new(o->ctx, m, n_ctx, max_seqs, &o->inner, err);
+                r = runner_vk_new_opts(o->ctx, m, n_ctx, max_seqs,
+                                       &(struct runner_vk_opts){.progress = progress, .progress_data = userdata},
+                                       &o->inner, err);
         if (r < 0) {
                 own_destroy(&o->base);
                 return r;
