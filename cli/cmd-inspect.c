@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "chat/chat-template.h"
 #include "gguf/gguf-describe.h"
 
 /* ---- Text rendering of the JSON tree ---- */
@@ -165,6 +166,15 @@ int cmd_inspect(int argc, char **argv) {
                 gguf_close(f);
                 fprintf(stderr, "vkinfer inspect: out of memory\n");
                 return 1;
+        }
+        /* The template's family comes from the chat layer's recogniser. */
+        struct gguf_str tmpl;
+        json_t *ct = json_object_get(root, "chat_template");
+        if (ct && gguf_get_str(f, "tokenizer.chat_template", &tmpl, NULL) == 0) {
+                char *src = gguf_str_dup(tmpl);
+                if (src)
+                        json_object_set_new(ct, "family", json_string(chat_family_name(chat_template_detect(src))));
+                free(src);
         }
         if (as_json) {
                 char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | GGUF_DESCRIBE_REAL_PRECISION);

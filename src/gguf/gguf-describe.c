@@ -142,26 +142,6 @@ static json_t *value_json(const struct gguf_value *v) {
         return a;
 }
 
-const char *gguf_template_family(const char *s, uint64_t n) {
-        char *t = strndup(s, n);
-        const char *family = "unknown";
-        if (!t)
-                return family;
-        if (strstr(t, "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>")) { /* <｜Assistant｜> */
-                if (strstr(t, "thinking is defined"))
-                        family = "deepseek-v3.1";
-                else if (strstr(t, "<think>"))
-                        family = "deepseek-r1";
-                else
-                        family = "deepseek-v3";
-        } else if (strstr(t, "<|im_start|>"))
-                family = "chatml";
-        else if (strstr(t, "<|start_header_id|>"))
-                family = "llama3";
-        free(t);
-        return family;
-}
-
 /* Token id key (e.g. "tokenizer.ggml.bos_token_id") as {"id": n, "text": s}. */
 static void add_token(json_t *tok, const struct gguf_file *f, const struct gguf_value *tokens, const char *key,
                       const char *name) {
@@ -257,7 +237,6 @@ json_t *gguf_describe(const struct gguf_file *f) {
         if (gguf_get_str(f, "tokenizer.chat_template", &tmpl, NULL) == 0) {
                 json_object_set_new(ct, "present", json_true());
                 json_object_set_new(ct, "length", json_integer((json_int_t) tmpl.len));
-                json_object_set_new(ct, "family", json_string(gguf_template_family(tmpl.ptr, tmpl.len)));
         } else
                 json_object_set_new(ct, "present", json_false());
         json_object_set_new(root, "chat_template", ct);

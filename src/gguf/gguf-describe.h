@@ -19,8 +19,3 @@
  * out of memory. */
 json_t *gguf_describe(const struct gguf_file *f);
 
-/* Hook: the chat-template family a template's text belongs to, by marker
- * strings only ("deepseek-v3", "deepseek-v3.1", "deepseek-r1", "chatml",
- * "llama3" or "unknown"). The chat module (src/chat) owns real recognition;
- * when it exposes a lookup, this should call it. */
-const char *gguf_template_family(const char *text, uint64_t len);
