@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Queue limits, reasoning and shutdown: a full queue answers 429 while the
+running request goes on; an R1-style template's <think> text comes back as
+reasoning_content; SIGTERM lets a stream in flight finish, then exits 0.
+
+usage: test_lifecycle.py VKINFERD TINY_MODEL_GEN R1_TEMPLATE"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vkinfer_client as vc  # noqa: E402
+
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("check failed:", what, file=sys.stderr)
+
+
+def start(vkinferd, model, tmp, *extra):
+    sock = os.path.join(tmp, "s.sock")
+    log = open(os.path.join(tmp, "log"), "a")
+    p = subprocess.Popen([vkinferd, "--no-dbus", "--socket", sock, "--model", model, *extra], stdout=log, stderr=log)
+    for _ in range(600):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    time.sleep(0.1)
+    return p, sock
+
+
+def collect(sock, body, result):
+    text, reasoning, finish = "", "", None
+    for ev in vc.stream(sock, "/v1/chat/completions", body):
+        if ev == "[DONE]":
+            result["done"] = True
+            break
+        for ch in ev.get("choices", []):
+            text += ch["delta"].get("content", "") or ""
+            reasoning += ch["delta"].get("reasoning_content", "") or ""
+            finish = ch.get("finish_reason") or finish
+    result.update(text=text, reasoning=reasoning, finish=finish)
+
+
+def main():
+    vkinferd, gen, r1_template = sys.argv[1], sys.argv[2], sys.argv[3]
+    tmp = tempfile.mkdtemp(prefix="vkinferd-life-")
+    model = os.path.join(tmp, "r1.gguf")
+    subprocess.run([gen, "--chat", r1_template, "deepseek2-v3", model], check=True)
+    p, sock = start(vkinferd, model, tmp, "--queue-size", "1", "--max-sequences", "1")
+    try:
+        long_req = {"messages": [{"role": "user", "content": "think"}], "max_tokens": 200, "ignore_eos": True,
+                    "seed": 3}
+        # With thinking on, the R1 template opens <think> in the prompt: what
+        # follows is reasoning until </think>.
+        think = {"chat_template_kwargs": {"enable_thinking": True}}
+        st, body = vc.request(sock, "POST", "/v1/chat/completions", body=dict(long_req, max_tokens=12, **think))
+        msg = body["choices"][0]["message"] if st == 200 else {}
+        check(st == 200 and msg.get("reasoning_content"), "no reasoning_content: %s" % body)
+        r_stream = {}
+        collect(sock, dict(long_req, max_tokens=12, **think), r_stream)
+        check(r_stream.get("reasoning") == msg.get("reasoning_content", "") and
+              r_stream.get("text") == msg.get("content", ""), "streamed reasoning %s vs %s" % (r_stream, msg))
+
+        # One running, one queued, the third is refused with 429.
+        results = [{}, {}]
+        threads = [threading.Thread(target=collect, args=(sock, long_req, results[i])) for i in range(2)]
+        threads[0].start()
+        time.sleep(0.3)
+        threads[1].start()
+        for _ in range(100):  # until one runs and one waits
+            s = vc.request(sock, "GET", "/status")[1]
+            if s["running"] == 1 and s["queued"] == 1:
+                break
+            time.sleep(0.05)
+        st, body = vc.request(sock, "POST", "/v1/chat/completions", body=long_req)
+        check(st == 429 and "queue" in body["error"]["message"], "full queue: %s %s" % (st, body))
+        for t in threads:
+            t.join(300)
+        check(all(r.get("finish") == "length" for r in results), "queued requests finished: %s" % results)
+
+        # SIGTERM while a stream runs: it finishes, then the daemon exits 0.
+        r = {}
+        t = threading.Thread(target=collect, args=(sock, long_req, r))
+        t.start()
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        t.join(300)
+        check(r.get("done") and r.get("finish") == "length", "stream across SIGTERM: %s" % r)
+        rc = p.wait(timeout=120)
+        check(rc == 0, "exit status after draining: %s" % rc)
+        check(not os.path.exists(sock), "socket left behind")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("lifecycle: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
