@@ -83,7 +83,17 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                 if (it->want_logits)
                         lrows[l++] = t - 1;
         }
-        if ((k = fwd_record(f, (uint32_t) T, (uint32_t) L, err)) < 0 || (k = vk_seq_run(f->seq, err)) < 0)
+        /* Everything a step reads that changes from step to step is in the
+         * host-visible inputs and tables; the recording depends only on the
+         * shape, so a step shaped like the last (decode) replays it. */
+        if (f->rec_tokens != T || f->rec_logits != L) {
+                f->rec_tokens = 0;
+                if ((k = fwd_record(f, (uint32_t) T, (uint32_t) L, err)) < 0)
+                        return k;
+                f->rec_tokens = (uint32_t) T;
+                f->rec_logits = (uint32_t) L;
+        }
+        if ((k = vk_seq_run(f->seq, err)) < 0)
                 return k;
         if (L)
                 memcpy(logits, f->a.logits->map, (size_t) L * n_vocab * sizeof(float));
