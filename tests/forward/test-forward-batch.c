@@ -155,6 +155,13 @@ static void check_cache(struct vk_ctx *ctx) {
         CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL, "positions past the reservation refused");
         it.n_tokens = 17;
         it.pos = 0;
+        tok[3] = (int32_t) tm.model->hp.n_vocab;
+        CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL && strstr(test_err.msg, "vocabulary"),
+              "a token outside the vocabulary refused: %s", test_err.msg);
+        tok[3] = 0;
+        it.seq = 2;
+        CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL, "a sequence not open refused");
+        it.seq = a;
         CHECK_OK(rn->ops->step(rn, &it, 1, lg, &test_err), test_err);
         free(lg);
         rn->ops->seq_close(rn, a);
