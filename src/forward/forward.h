@@ -30,9 +30,15 @@ struct runner_vk_opts {
  * Uploads m's weights to ctx's device (through the staging buffer, a
  * bounded piece at a time) and sizes a KV cache for max_seqs sequences of
  * n_ctx positions. Checks first that weights, cache and activations fit the
- * device's memory: -ENOMEM with "needs X MiB, Y MiB free" otherwise. ctx
- * and m must outlive the runner; ctx is used from the caller's thread only.
- * opts may be NULL. */
+ * device's memory: -ENOMEM with "needs X MiB, Y MiB free" otherwise;
+ * -EOPNOTSUPP naming a tensor type or a shape the kernels do not handle;
+ * -E2BIG when one layer's cache exceeds the storage-buffer range. ctx and m
+ * must outlive the runner; ctx is used from the caller's thread only.
+ * opts may be NULL.
+ *
+ * Steps keep runner.h's contract bitwise: an item's logits do not depend on
+ * the other items of the step nor on how its prompt was cut into chunks
+ * (tests/forward/test-forward-batch.c). */
 int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                        const struct runner_vk_opts *opts, struct runner **ret, struct vkinfer_err *err);
 /* runner_vk_new_opts with default options. */
