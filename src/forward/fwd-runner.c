@@ -60,6 +60,8 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
         }
         if (T == 0)
                 return 0;
+        if (L && !logits)
+                return err_set(err, -EINVAL, "items want logits but there is nowhere to put them");
         if (T > f->runner.max_tokens)
                 return err_set(err, -E2BIG, "a step of %llu tokens: at most %u", (unsigned long long) T,
                                f->runner.max_tokens);
