@@ -8,6 +8,7 @@
 
 #include "gguf/gguf.h"
 #include "kv/kv.h"
+#include "push.h" /* shaders/: the kernels' limits */
 
 #define N_CTX 64
 #define N_SEQ 4
@@ -183,6 +184,29 @@ out:
 
 /* Arguments NAME=VALUE go into the environment before the device is
  * opened (LP_NATIVE_VECTOR_WIDTH=128: lavapipe with subgroups of 4). */
+/* Shapes the kernels cannot hold are refused at creation, by name. */
+static void check_refusals(struct vk_ctx *ctx) {
+        struct tiny_model_opts o;
+        struct tiny_model tm;
+        struct runner *rn = NULL;
+        tiny_model_variant("deepseek2-v3", &o);
+        o.kv_lora_rank = 1024; /* + qk_rope 16: keys of 1040 */
+        if (tiny_model_load(&o, &tm, &test_err) >= 0) {
+                int r = runner_vk_new(ctx, tm.model, 32, 1, &rn, &test_err);
+                CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "1040"), "keys of 1040: %d %s", r, test_err.msg);
+                tiny_model_unload(&tm);
+        } else
+                CHECK(0, "%s", test_err.msg);
+        tiny_model_variant("deepseek2-nogroups-nextn", &o);
+        o.n_expert = MOE_MAX_EXPERT + 4;
+        if (tiny_model_load(&o, &tm, &test_err) >= 0) {
+                int r = runner_vk_new(ctx, tm.model, 32, 1, &rn, &test_err);
+                CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "260 experts"), "260 experts: %d %s", r, test_err.msg);
+                tiny_model_unload(&tm);
+        } else
+                CHECK(0, "%s", test_err.msg);
+}
+
 int main(int argc, char **argv) {
         for (int i = 1; i < argc; i++)
                 putenv(argv[i]);
@@ -190,6 +214,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; tiny_model_variants[i]; i++)
                 check_variant(ctx, tiny_model_variants[i]);
         check_cache(ctx);
+        check_refusals(ctx);
         test_ctx_done(ctx);
         return test_exit("forward-batch");
 }
