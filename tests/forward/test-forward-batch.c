@@ -112,6 +112,30 @@ static void check_variant(struct vk_ctx *ctx, const char *variant) {
                 CHECK(rel_l2(sd[i].alone, sd[i].alone + V, V) > 1e-3, "%s: sequence %u logits change", variant, i);
                 rn->ops->seq_close(rn, sd[i].seq);
         }
+        /* One sequence as several items of one step (a prompt, then each
+         * following token as its own item wanting logits, as perplexity
+         * scoring does): the rows of the sequence run alone. */
+        {
+                struct seq_data *s = &sd[0];
+                struct runner_item items[1 + N_DECODE];
+                uint32_t seq;
+                CHECK_OK(rn->ops->seq_open(rn, prompt_len[0] + N_DECODE, &seq, &test_err), test_err);
+                items[0] = (struct runner_item) {.seq = seq, .tokens = s->tokens, .n_tokens = prompt_len[0], .want_logits = true};
+                for (uint32_t j = 0; j < N_DECODE; j++)
+                        items[1 + j] = (struct runner_item) {
+                                .seq = seq, .tokens = s->tokens + prompt_len[0] + j, .n_tokens = 1,
+                                .pos = prompt_len[0] + j, .want_logits = true,
+                        };
+                float *rows = malloc(sizeof(float) * V * (1 + N_DECODE));
+                int r = rn->ops->step(rn, items, 1 + N_DECODE, rows, &test_err);
+                CHECK_OK(r, test_err);
+                /* row j predicts after token prompt_len + j - 1: alone row j */
+                for (uint32_t j = 0; r >= 0 && j <= N_DECODE; j++)
+                        CHECK(memcmp(rows + (size_t) j * V, s->alone + (size_t) j * V, V * sizeof(float)) == 0,
+                              "%s: one sequence as items, row %u differs", variant, j);
+                free(rows);
+                rn->ops->seq_close(rn, seq);
+        }
         rn->ops->kv_usage(rn, &used, &total);
         CHECK(used == 0 && total == N_SEQ * ((N_CTX + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS),
               "%s: after closing: %llu of %llu", variant, (unsigned long long) used, (unsigned long long) total);
