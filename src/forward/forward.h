@@ -24,7 +24,7 @@ struct runner_vk_opts {
 };
 
 /* Per step the runner takes at most runner.max_tokens tokens, and at most
- * max(max_seqs, 16) items wanting logits (fewer when max_tokens is
+ * max(max_seqs, 64) items wanting logits (fewer when max_tokens is
  * smaller); more is refused with -E2BIG.
  *
  * Uploads m's weights to ctx's device (through the staging buffer, a

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define DEFAULT_MAX_TOKENS 256u
+#define LOGITS_ROWS_MIN 64u
 #define MIB (1024.0 * 1024.0)
 
 static struct fwd *fwd_of(struct runner *r) {
@@ -179,9 +180,9 @@ static int size_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         uint64_t want = opts && opts->max_tokens ? opts->max_tokens : DEFAULT_MAX_TOKENS;
         if (want > (uint64_t) n_ctx * max_seqs)
                 want = (uint64_t) n_ctx * max_seqs;
-        z->max_logits = max_seqs < want ? max_seqs : (uint32_t) want;
-        if (z->max_logits < 16 && want >= 16)
-                z->max_logits = 16;
+        /* one row per sequence, or more for several items of one sequence
+         * (perplexity); the loop below keeps it <= max_tokens */
+        z->max_logits = max_seqs > LOGITS_ROWS_MIN ? max_seqs : LOGITS_ROWS_MIN;
         /* fewer tokens per step until every activation buffer fits a binding */
         for (z->max_tokens = (uint32_t) want;; z->max_tokens /= 2) {
                 uint64_t bytes, largest;
