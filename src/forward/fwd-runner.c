@@ -48,10 +48,12 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                         return err_set(err, -EINVAL, "item %zu: sequence %u is not open", i, it->seq);
                 if (it->n_tokens == 0 || !it->tokens)
                         return err_set(err, -EINVAL, "item %zu: no tokens", i);
-                if ((uint64_t) it->pos + it->n_tokens > kv_seq_capacity(f->kv, it->seq))
+                if ((uint64_t) it->pos + it->n_tokens > kv_seq_capacity(f->kv, it->seq) ||
+                    (uint64_t) it->pos + it->n_tokens > f->runner.n_ctx)
                         return err_set(err, -EINVAL, "item %zu: positions %u..%llu exceed the %u its sequence holds", i,
                                        it->pos, (unsigned long long) it->pos + it->n_tokens - 1,
-                                       kv_seq_capacity(f->kv, it->seq));
+                                       kv_seq_capacity(f->kv, it->seq) < f->runner.n_ctx ? kv_seq_capacity(f->kv, it->seq)
+                                                                                         : f->runner.n_ctx);
                 for (uint32_t t = 0; t < it->n_tokens; t++)
                         if (it->tokens[t] < 0 || (uint32_t) it->tokens[t] >= n_vocab)
                                 return err_set(err, -EINVAL, "item %zu: token %d is outside the vocabulary of %u", i,

@@ -157,8 +157,8 @@ static void check_cache(struct vk_ctx *ctx) {
         struct tiny_model tm;
         if (fwd_test_model("qwen2", GGML_TYPE_F32, &tm) < 0)
                 return;
-        /* 3 sequences of up to 32 positions sharing 3 blocks */
-        struct runner_vk_opts opts = {.kv_tokens = 3 * KV_BLOCK_TOKENS};
+        /* 3 sequences of up to 32 positions sharing 3 blocks, 17 tokens a step */
+        struct runner_vk_opts opts = {.kv_tokens = 3 * KV_BLOCK_TOKENS, .max_tokens = 17};
         struct runner *rn = NULL;
         uint32_t a, b, c, d;
         uint64_t used, total;
@@ -178,8 +178,9 @@ static void check_cache(struct vk_ctx *ctx) {
         float *lg = malloc(sizeof(float) * tm.model->hp.n_vocab);
         struct runner_item it = {.seq = a, .tokens = tok, .n_tokens = 18, .pos = 15, .want_logits = true};
         CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL, "positions past the reservation refused");
-        it.n_tokens = 17;
         it.pos = 0;
+        CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -E2BIG, "18 tokens in a step of at most 17");
+        it.n_tokens = 17;
         tok[3] = (int32_t) tm.model->hp.n_vocab;
         CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL && strstr(test_err.msg, "vocabulary"),
               "a token outside the vocabulary refused: %s", test_err.msg);
