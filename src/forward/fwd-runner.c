@@ -16,7 +16,12 @@ static struct fwd *fwd_of(struct runner *r) {
         return (struct fwd *) r;
 }
 
-static int vk_seq_open(struct runner *r, uint32_t n_tokens, uint32_t *ret_seq, struct vkinfer_err *err) {
+/* Where the host writes a view of the step-input buffer. */
+static void *in_map(struct fwd *f, struct vk_view v) {
+        return (uint8_t *) f->a.in->map + (v.offset - f->a.in->view.offset);
+}
+
+static int runner_seq_open(struct runner *r, uint32_t n_tokens, uint32_t *ret_seq, struct vkinfer_err *err) {
         struct fwd *f = fwd_of(r);
         uint32_t seq;
         if (n_tokens > f->runner.n_ctx)
@@ -31,11 +36,11 @@ static int vk_seq_open(struct runner *r, uint32_t n_tokens, uint32_t *ret_seq, s
         return 0;
 }
 
-static void vk_seq_close_(struct runner *r, uint32_t seq) {
+static void runner_seq_close(struct runner *r, uint32_t seq) {
         kv_seq_close(fwd_of(r)->kv, seq);
 }
 
-static int vk_step(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
+static int runner_step(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
                    struct vkinfer_err *err) {
         struct fwd *f = fwd_of(r);
         const uint32_t n_vocab = f->m->hp.n_vocab;
@@ -72,10 +77,8 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                 return err_set(err, -E2BIG, "%llu items want logits: at most %u per step", (unsigned long long) L,
                                f->max_logits);
 
-        int32_t *tok = f->a.in->map, *pos = (int32_t *) ((uint8_t *) f->a.in->map + f->a.in_pos.offset - f->a.in->view.offset);
-        uint32_t *sq = (uint32_t *) ((uint8_t *) f->a.in->map + f->a.in_seq.offset - f->a.in->view.offset);
-        uint32_t *rows = (uint32_t *) ((uint8_t *) f->a.in->map + f->a.in_rows.offset - f->a.in->view.offset);
-        uint32_t *lrows = (uint32_t *) ((uint8_t *) f->a.in->map + f->a.in_lrows.offset - f->a.in->view.offset);
+        int32_t *tok = in_map(f, f->a.in_tokens), *pos = in_map(f, f->a.in_pos);
+        uint32_t *sq = in_map(f, f->a.in_seq), *rows = in_map(f, f->a.in_rows), *lrows = in_map(f, f->a.in_lrows);
         uint32_t t = 0, l = 0;
         for (size_t i = 0; i < n_items; i++) {
                 const struct runner_item *it = &items[i];
@@ -105,15 +108,15 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
         return 0;
 }
 
-static void vk_kv_usage(struct runner *r, uint64_t *ret_used, uint64_t *ret_total) {
+static void runner_kv_usage(struct runner *r, uint64_t *ret_used, uint64_t *ret_total) {
         kv_usage(fwd_of(r)->kv, ret_used, ret_total);
 }
 
-static const char *vk_device_name(struct runner *r) {
+static const char *runner_device(struct runner *r) {
         return fwd_of(r)->device_name;
 }
 
-static void vk_destroy(struct runner *r) {
+static void runner_destroy(struct runner *r) {
         struct fwd *f = fwd_of(r);
         if (!f)
                 return;
@@ -129,12 +132,12 @@ static void vk_destroy(struct runner *r) {
 }
 
 static const struct runner_ops vk_ops = {
-        .seq_open = vk_seq_open,
-        .seq_close = vk_seq_close_,
-        .step = vk_step,
-        .kv_usage = vk_kv_usage,
-        .device_name = vk_device_name,
-        .destroy = vk_destroy,
+        .seq_open = runner_seq_open,
+        .seq_close = runner_seq_close,
+        .step = runner_step,
+        .kv_usage = runner_kv_usage,
+        .device_name = runner_device,
+        .destroy = runner_destroy,
 };
 
 /* ---- Sizing ---- */
@@ -279,7 +282,7 @@ int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         *ret = &f->runner;
         return 0;
 fail:
-        vk_destroy(&f->runner);
+        runner_destroy(&f->runner);
         return r;
 }
 
