@@ -50,3 +50,10 @@ int runner_vk_new(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx, uin
 int runner_vk_estimate(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                        const struct runner_vk_opts *opts, uint64_t *ret_weights, uint64_t *ret_kv,
                        uint64_t *ret_act, struct vkinfer_err *err);
+
+/* Bytes one decode step of one sequence reads, for bandwidth figures
+ * (`vkinfer bench`): weights as stored (one row of the embedding table;
+ * of each routed-expert tensor only the n_expert_used experts a token
+ * picks) and the KV cache for n_keys positions (f32 rows: llama/qwen2 K
+ * and V of every kv head, deepseek2 the latent and k_pe). */
+void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint64_t *ret_weights, uint64_t *ret_kv);
