@@ -24,15 +24,21 @@ struct runner_vk_opts {
 };
 
 /* Per step the runner takes at most runner.max_tokens tokens, and at most
- * max(max_seqs, 16) items wanting logits (fewer when max_tokens is
+ * max(max_seqs, 64) items wanting logits (fewer when max_tokens is
  * smaller); more is refused with -E2BIG.
  *
  * Uploads m's weights to ctx's device (through the staging buffer, a
  * bounded piece at a time) and sizes a KV cache for max_seqs sequences of
  * n_ctx positions. Checks first that weights, cache and activations fit the
- * device's memory: -ENOMEM with "needs X MiB, Y MiB free" otherwise. ctx
- * and m must outlive the runner; ctx is used from the caller's thread only.
- * opts may be NULL. */
+ * device's memory: -ENOMEM with "needs X MiB, Y MiB free" otherwise;
+ * -EOPNOTSUPP naming a tensor type or a shape the kernels do not handle;
+ * -E2BIG when one layer's cache exceeds the storage-buffer range. ctx and m
+ * must outlive the runner; ctx is used from the caller's thread only.
+ * opts may be NULL.
+ *
+ * Steps keep runner.h's contract bitwise: an item's logits do not depend on
+ * the other items of the step nor on how its prompt was cut into chunks
+ * (tests/forward/test-forward-batch.c). */
 int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                        const struct runner_vk_opts *opts, struct runner **ret, struct vkinfer_err *err);
 /* runner_vk_new_opts with default options. */
@@ -44,3 +50,10 @@ int runner_vk_new(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx, uin
 int runner_vk_estimate(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                        const struct runner_vk_opts *opts, uint64_t *ret_weights, uint64_t *ret_kv,
                        uint64_t *ret_act, struct vkinfer_err *err);
+
+/* Bytes one decode step of one sequence reads, for bandwidth figures
+ * (`vkinfer bench`): weights as stored (one row of the embedding table;
+ * of each routed-expert tensor only the n_expert_used experts a token
+ * picks) and the KV cache for n_keys positions (f32 rows: llama/qwen2 K
+ * and V of every kv head, deepseek2 the latent and k_pe). */
+void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint64_t *ret_weights, uint64_t *ret_kv);

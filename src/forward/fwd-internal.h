@@ -63,6 +63,7 @@ struct fwd {
         struct fwd_act a;
         struct kv_pool *kv;
         struct vk_seq *seq;
+        uint32_t rec_tokens, rec_logits; /* the shape seq holds a recording of (0: none) */
 };
 
 /* fwd-load.c: weights and buffers. */

@@ -7,6 +7,7 @@
 #include "forward/fwd-internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,16 @@ static int keep_buf(struct fwd *f, struct vk_buf *b, struct vkinfer_err *err) {
         return 0;
 }
 
+/* Prefixes err's message with the tensor's name (a copy first: the
+ * message may not be formatted from itself). */
+static int name_err(struct vkinfer_err *err, int r, const char *name) {
+        char msg[sizeof(err->msg)];
+        if (!err)
+                return r;
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        return err_set(err, r, "tensor %s: %s", name, msg);
+}
+
 /* A device buffer holding size bytes of data. */
 static int upload(struct loader *L, const char *name, const void *data, uint64_t size, struct vk_view *ret,
                   struct vkinfer_err *err) {
@@ -45,13 +56,13 @@ static int upload(struct loader *L, const char *name, const void *data, uint64_t
                 return 0;
         }
         if ((r = vk_buf_alloc(L->f->ctx, VK_MEM_DEVICE, size, &b, err)) < 0)
-                return err_set(err, r, "tensor %s: %s", name, err->msg);
+                return name_err(err, r, name);
         if ((r = keep_buf(L->f, b, err)) < 0)
                 return r;
         for (uint64_t off = 0; off < size; off += UPLOAD_PIECE) {
                 uint64_t n = size - off < UPLOAD_PIECE ? size - off : UPLOAD_PIECE;
                 if ((r = vk_upload(L->f->ctx, vk_view_sub(b->view, off, n), (const uint8_t *) data + off, n, err)) < 0)
-                        return err_set(err, r, "tensor %s: %s", name, err->msg);
+                        return name_err(err, r, name);
                 L->done += n;
                 if (L->opts && L->opts->progress)
                         L->opts->progress(L->opts->progress_data, L->done, L->total);

@@ -9,13 +9,19 @@
 #include <string.h>
 
 #define DEFAULT_MAX_TOKENS 256u
+#define LOGITS_ROWS_MIN 64u
 #define MIB (1024.0 * 1024.0)
 
 static struct fwd *fwd_of(struct runner *r) {
         return (struct fwd *) r;
 }
 
-static int vk_seq_open(struct runner *r, uint32_t n_tokens, uint32_t *ret_seq, struct vkinfer_err *err) {
+/* Where the host writes a view of the step-input buffer. */
+static void *in_map(struct fwd *f, struct vk_view v) {
+        return (uint8_t *) f->a.in->map + (v.offset - f->a.in->view.offset);
+}
+
+static int runner_seq_open(struct runner *r, uint32_t n_tokens, uint32_t *ret_seq, struct vkinfer_err *err) {
         struct fwd *f = fwd_of(r);
         uint32_t seq;
         if (n_tokens > f->runner.n_ctx)
@@ -30,11 +36,11 @@ static int vk_seq_open(struct runner *r, uint32_t n_tokens, uint32_t *ret_seq, s
         return 0;
 }
 
-static void vk_seq_close_(struct runner *r, uint32_t seq) {
+static void runner_seq_close(struct runner *r, uint32_t seq) {
         kv_seq_close(fwd_of(r)->kv, seq);
 }
 
-static int vk_step(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
+static int runner_step(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
                    struct vkinfer_err *err) {
         struct fwd *f = fwd_of(r);
         const uint32_t n_vocab = f->m->hp.n_vocab;
@@ -47,10 +53,12 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                         return err_set(err, -EINVAL, "item %zu: sequence %u is not open", i, it->seq);
                 if (it->n_tokens == 0 || !it->tokens)
                         return err_set(err, -EINVAL, "item %zu: no tokens", i);
-                if ((uint64_t) it->pos + it->n_tokens > kv_seq_capacity(f->kv, it->seq))
+                if ((uint64_t) it->pos + it->n_tokens > kv_seq_capacity(f->kv, it->seq) ||
+                    (uint64_t) it->pos + it->n_tokens > f->runner.n_ctx)
                         return err_set(err, -EINVAL, "item %zu: positions %u..%llu exceed the %u its sequence holds", i,
                                        it->pos, (unsigned long long) it->pos + it->n_tokens - 1,
-                                       kv_seq_capacity(f->kv, it->seq));
+                                       kv_seq_capacity(f->kv, it->seq) < f->runner.n_ctx ? kv_seq_capacity(f->kv, it->seq)
+                                                                                         : f->runner.n_ctx);
                 for (uint32_t t = 0; t < it->n_tokens; t++)
                         if (it->tokens[t] < 0 || (uint32_t) it->tokens[t] >= n_vocab)
                                 return err_set(err, -EINVAL, "item %zu: token %d is outside the vocabulary of %u", i,
@@ -60,6 +68,8 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
         }
         if (T == 0)
                 return 0;
+        if (L && !logits)
+                return err_set(err, -EINVAL, "items want logits but there is nowhere to put them");
         if (T > f->runner.max_tokens)
                 return err_set(err, -E2BIG, "a step of %llu tokens: at most %u", (unsigned long long) T,
                                f->runner.max_tokens);
@@ -67,10 +77,8 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                 return err_set(err, -E2BIG, "%llu items want logits: at most %u per step", (unsigned long long) L,
                                f->max_logits);
 
-        int32_t *tok = f->a.in->map, *pos = (int32_t *) ((uint8_t *) f->a.in->map + f->a.in_pos.offset - f->a.in->view.offset);
-        uint32_t *sq = (uint32_t *) ((uint8_t *) f->a.in->map + f->a.in_seq.offset - f->a.in->view.offset);
-        uint32_t *rows = (uint32_t *) ((uint8_t *) f->a.in->map + f->a.in_rows.offset - f->a.in->view.offset);
-        uint32_t *lrows = (uint32_t *) ((uint8_t *) f->a.in->map + f->a.in_lrows.offset - f->a.in->view.offset);
+        int32_t *tok = in_map(f, f->a.in_tokens), *pos = in_map(f, f->a.in_pos);
+        uint32_t *sq = in_map(f, f->a.in_seq), *rows = in_map(f, f->a.in_rows), *lrows = in_map(f, f->a.in_lrows);
         uint32_t t = 0, l = 0;
         for (size_t i = 0; i < n_items; i++) {
                 const struct runner_item *it = &items[i];
@@ -85,22 +93,32 @@ static int vk_step(struct runner *r, const struct runner_item *items, size_t n_i
                 if (it->want_logits && !it->all_logits)
                         lrows[l++] = t - 1;
         }
-        if ((k = fwd_record(f, (uint32_t) T, (uint32_t) L, err)) < 0 || (k = vk_seq_run(f->seq, err)) < 0)
+        /* Everything a step reads that changes from step to step is in the
+         * host-visible inputs and tables; the recording depends only on the
+         * shape, so a step shaped like the last (decode) replays it. */
+        if (f->rec_tokens != T || f->rec_logits != L) {
+                f->rec_tokens = 0;
+                if ((k = fwd_record(f, (uint32_t) T, (uint32_t) L, err)) < 0)
+                        return k;
+                f->rec_tokens = (uint32_t) T;
+                f->rec_logits = (uint32_t) L;
+        }
+        if ((k = vk_seq_run(f->seq, err)) < 0)
                 return k;
         if (L)
                 memcpy(logits, f->a.logits->map, (size_t) L * n_vocab * sizeof(float));
         return 0;
 }
 
-static void vk_kv_usage(struct runner *r, uint64_t *ret_used, uint64_t *ret_total) {
+static void runner_kv_usage(struct runner *r, uint64_t *ret_used, uint64_t *ret_total) {
         kv_usage(fwd_of(r)->kv, ret_used, ret_total);
 }
 
-static const char *vk_device_name(struct runner *r) {
+static const char *runner_device(struct runner *r) {
         return fwd_of(r)->device_name;
 }
 
-static void vk_destroy(struct runner *r) {
+static void runner_destroy(struct runner *r) {
         struct fwd *f = fwd_of(r);
         if (!f)
                 return;
@@ -116,12 +134,12 @@ static void vk_destroy(struct runner *r) {
 }
 
 static const struct runner_ops vk_ops = {
-        .seq_open = vk_seq_open,
-        .seq_close = vk_seq_close_,
-        .step = vk_step,
-        .kv_usage = vk_kv_usage,
-        .device_name = vk_device_name,
-        .destroy = vk_destroy,
+        .seq_open = runner_seq_open,
+        .seq_close = runner_seq_close,
+        .step = runner_step,
+        .kv_usage = runner_kv_usage,
+        .device_name = runner_device,
+        .destroy = runner_destroy,
 };
 
 /* ---- Sizing ---- */
@@ -169,9 +187,9 @@ static int size_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         uint64_t want = opts && opts->max_tokens ? opts->max_tokens : DEFAULT_MAX_TOKENS;
         if (want > (uint64_t) n_ctx * max_seqs)
                 want = (uint64_t) n_ctx * max_seqs;
-        z->max_logits = max_seqs < want ? max_seqs : (uint32_t) want;
-        if (z->max_logits < 16 && want >= 16)
-                z->max_logits = 16;
+        /* one row per sequence, or more for several items of one sequence
+         * (perplexity); the loop below keeps it <= max_tokens */
+        z->max_logits = max_seqs > LOGITS_ROWS_MIN ? max_seqs : LOGITS_ROWS_MIN;
         /* fewer tokens per step until every activation buffer fits a binding */
         for (z->max_tokens = (uint32_t) want;; z->max_tokens /= 2) {
                 uint64_t bytes, largest;
@@ -267,7 +285,7 @@ int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         *ret = &f->runner;
         return 0;
 fail:
-        vk_destroy(&f->runner);
+        runner_destroy(&f->runner);
         return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include "gguf/gguf.h"
 #include "kv/kv.h"
+#include "push.h" /* shaders/: the kernels' limits */
 
 #define N_CTX 64
 #define N_SEQ 4
@@ -112,6 +113,30 @@ static void check_variant(struct vk_ctx *ctx, const char *variant) {
                 CHECK(rel_l2(sd[i].alone, sd[i].alone + V, V) > 1e-3, "%s: sequence %u logits change", variant, i);
                 rn->ops->seq_close(rn, sd[i].seq);
         }
+        /* One sequence as several items of one step (a prompt, then each
+         * following token as its own item wanting logits, as perplexity
+         * scoring does): the rows of the sequence run alone. */
+        {
+                struct seq_data *s = &sd[0];
+                struct runner_item items[1 + N_DECODE];
+                uint32_t seq;
+                CHECK_OK(rn->ops->seq_open(rn, prompt_len[0] + N_DECODE, &seq, &test_err), test_err);
+                items[0] = (struct runner_item) {.seq = seq, .tokens = s->tokens, .n_tokens = prompt_len[0], .want_logits = true};
+                for (uint32_t j = 0; j < N_DECODE; j++)
+                        items[1 + j] = (struct runner_item) {
+                                .seq = seq, .tokens = s->tokens + prompt_len[0] + j, .n_tokens = 1,
+                                .pos = prompt_len[0] + j, .want_logits = true,
+                        };
+                float *rows = malloc(sizeof(float) * V * (1 + N_DECODE));
+                int r = rn->ops->step(rn, items, 1 + N_DECODE, rows, &test_err);
+                CHECK_OK(r, test_err);
+                /* row j predicts after token prompt_len + j - 1: alone row j */
+                for (uint32_t j = 0; r >= 0 && j <= N_DECODE; j++)
+                        CHECK(memcmp(rows + (size_t) j * V, s->alone + (size_t) j * V, V * sizeof(float)) == 0,
+                              "%s: one sequence as items, row %u differs", variant, j);
+                free(rows);
+                rn->ops->seq_close(rn, seq);
+        }
         rn->ops->kv_usage(rn, &used, &total);
         CHECK(used == 0 && total == N_SEQ * ((N_CTX + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS),
               "%s: after closing: %llu of %llu", variant, (unsigned long long) used, (unsigned long long) total);
@@ -133,8 +158,8 @@ static void check_cache(struct vk_ctx *ctx) {
         struct tiny_model tm;
         if (fwd_test_model("qwen2", GGML_TYPE_F32, &tm) < 0)
                 return;
-        /* 3 sequences of up to 32 positions sharing 3 blocks */
-        struct runner_vk_opts opts = {.kv_tokens = 3 * KV_BLOCK_TOKENS};
+        /* 3 sequences of up to 32 positions sharing 3 blocks, 17 tokens a step */
+        struct runner_vk_opts opts = {.kv_tokens = 3 * KV_BLOCK_TOKENS, .max_tokens = 17};
         struct runner *rn = NULL;
         uint32_t a, b, c, d;
         uint64_t used, total;
@@ -154,8 +179,16 @@ static void check_cache(struct vk_ctx *ctx) {
         float *lg = malloc(sizeof(float) * tm.model->hp.n_vocab);
         struct runner_item it = {.seq = a, .tokens = tok, .n_tokens = 18, .pos = 15, .want_logits = true};
         CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL, "positions past the reservation refused");
-        it.n_tokens = 17;
         it.pos = 0;
+        CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -E2BIG, "18 tokens in a step of at most 17");
+        it.n_tokens = 17;
+        tok[3] = (int32_t) tm.model->hp.n_vocab;
+        CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL && strstr(test_err.msg, "vocabulary"),
+              "a token outside the vocabulary refused: %s", test_err.msg);
+        tok[3] = 0;
+        it.seq = 2;
+        CHECK(rn->ops->step(rn, &it, 1, lg, &test_err) == -EINVAL, "a sequence not open refused");
+        it.seq = a;
         CHECK_OK(rn->ops->step(rn, &it, 1, lg, &test_err), test_err);
         free(lg);
         rn->ops->seq_close(rn, a);
@@ -177,6 +210,29 @@ out:
 
 /* Arguments NAME=VALUE go into the environment before the device is
  * opened (LP_NATIVE_VECTOR_WIDTH=128: lavapipe with subgroups of 4). */
+/* Shapes the kernels cannot hold are refused at creation, by name. */
+static void check_refusals(struct vk_ctx *ctx) {
+        struct tiny_model_opts o;
+        struct tiny_model tm;
+        struct runner *rn = NULL;
+        tiny_model_variant("deepseek2-v3", &o);
+        o.kv_lora_rank = 1024; /* + qk_rope 16: keys of 1040 */
+        if (tiny_model_load(&o, &tm, &test_err) >= 0) {
+                int r = runner_vk_new(ctx, tm.model, 32, 1, &rn, &test_err);
+                CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "1040"), "keys of 1040: %d %s", r, test_err.msg);
+                tiny_model_unload(&tm);
+        } else
+                CHECK(0, "%s", test_err.msg);
+        tiny_model_variant("deepseek2-nogroups-nextn", &o);
+        o.n_expert = MOE_MAX_EXPERT + 4;
+        if (tiny_model_load(&o, &tm, &test_err) >= 0) {
+                int r = runner_vk_new(ctx, tm.model, 32, 1, &rn, &test_err);
+                CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "260 experts"), "260 experts: %d %s", r, test_err.msg);
+                tiny_model_unload(&tm);
+        } else
+                CHECK(0, "%s", test_err.msg);
+}
+
 int main(int argc, char **argv) {
         for (int i = 1; i < argc; i++)
                 putenv(argv[i]);
@@ -184,6 +240,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; tiny_model_variants[i]; i++)
                 check_variant(ctx, tiny_model_variants[i]);
         check_cache(ctx);
+        check_refusals(ctx);
         test_ctx_done(ctx);
         return test_exit("forward-batch");
 }

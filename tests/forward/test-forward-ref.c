@@ -138,7 +138,7 @@ int main(void) {
                 {GGML_TYPE_Q8_0, 1e-4},
                 {GGML_TYPE_Q4_0, 1e-4},
         };
-        static const char *const qvariants[] = {"deepseek2-v3", "qwen2"};
+        static const char *const qvariants[] = {"deepseek2-v3", "deepseek2-v2-yarn-combined", "qwen2"};
         for (size_t q = 0; q < ELEMENTSOF(quants); q++)
                 for (size_t v = 0; v < ELEMENTSOF(qvariants); v++) {
                         worst = 0;
