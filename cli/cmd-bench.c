@@ -33,32 +33,6 @@ static double median(double *v, size_t n) {
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Bytes of weights one decoded token reads: every tensor once, except the
- * embedding (one row) and routed experts (expert_used of expert_count). */
-static uint64_t active_weight_bytes(const struct model *m) {
-        const struct model_hparams *hp = &m->hp;
-        uint64_t bytes = 0;
-        for (size_t i = 0; i < m->n_tensors; i++) {
-                const struct gguf_tensor *t = m->tensors[i];
-                if (t == m->tok_embd && t != m->output) {
-                        bytes += t->n_bytes / t->ne[1];
-                } else if (t->n_dims == 3 && strstr(t->name, "_exps") && hp->n_expert) {
-                        bytes += t->n_bytes / hp->n_expert * hp->n_expert_used;
-                } else {
-                        bytes += t->n_bytes;
-                }
-        }
-        return bytes;
-}
-
-/* Bytes of KV cache one token at position pos reads (f32 rows). */
-static uint64_t kv_bytes_at(const struct model *m, uint64_t pos) {
-        const struct model_hparams *hp = &m->hp;
-        uint64_t row = hp->arch == MODEL_ARCH_DEEPSEEK2 ? hp->kv_lora_rank + hp->qk_rope
-                                                        : (uint64_t) hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v);
-        return row * 4 * pos * hp->n_layer;
-}
-
 static void usage(FILE *out) {
         fprintf(out, "Usage: vkinfer bench --model FILE [-p N] [-n N] [-r R] [--device DEV]\n"
                      "  -p N   prompt tokens for the prefill figure (default 512)\n"
@@ -143,8 +117,8 @@ int cmd_bench(int argc, char **argv) {
                 fprintf(stderr, "run %ld: prefill %.1f tokens/s, decode %.2f tokens/s\n", rep + 1, pre[rep], dec[rep]);
         }
         double p_tps = median(pre, (size_t) reps), d_tps = median(dec, (size_t) reps);
-        uint64_t wbytes = active_weight_bytes(m);
-        uint64_t kvbytes = kv_bytes_at(m, (uint64_t) n_prompt + (uint64_t) n_decode / 2);
+        uint64_t wbytes, kvbytes; /* at the middle of the decoded tokens */
+        runner_vk_decode_bytes(m, (uint32_t) (n_prompt + n_decode / 2), &wbytes, &kvbytes);
         double per_token = (double) (wbytes + kvbytes);
         const struct vk_device_info *di = vk_ctx_info(ctx);
         printf("device:            %s (%s)\n", di->name, vk_device_type_string(di->type));
