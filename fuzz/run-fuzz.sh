@@ -8,6 +8,6 @@ fuzzer=$1 scratch=$2 seconds=$3
 shift 3
 mkdir -p "$scratch"
 cd "$scratch"
-"$fuzzer" -runs=0 "$@"
-exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+"$fuzzer" -error_exitcode=1 -timeout_exitcode=1 -runs=0 "$@"
+exec "$fuzzer" -error_exitcode=1 -timeout_exitcode=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 "$scratch" "$@"
