@@ -40,6 +40,9 @@ def write(args, ck, cfg, tok, pj, greedy_text, gguf_path):
                       for c in ck["curve"])
     size = os.path.getsize(gguf_path)
     keys, tens = _listing(gguf_path)
+    import model as M
+    inv_freq = ", ".join(f"{x:.9g}" for x in M.yarn_inv_freq(cfg).tolist())
+    scale = M.softmax_scale(cfg)
     text = f"""# The demo model: a tiny DeepSeek-V3 trained on the King James Bible
 
 `demo.gguf` is what vkinfer runs when no other model is configured. It has the
@@ -114,10 +117,18 @@ Conventions the C side must follow (all as llama.cpp's deepseek2):
   original_context_length (as ggml's rope_yarn). cos/sin are not scaled
   (mscale = mscale_all_dim). The softmax scale is
   (qk_nope + qk_rope)^-0.5 * m^2 with m = 1 + yarn_log_multiplier * ln(factor)
-  = 1 + 0.1 * mscale_all_dim * ln(factor).
+  = 1 + 0.1 * mscale_all_dim * ln(factor). For this file: inv_freq =
+  {inv_freq}, softmax scale {scale:.9f}.
+- **Layouts** (rows of the PyTorch weights, i.e. ne[1] in GGUF): `attn_q_b` is
+  head-major, each head [qk_nope | qk_rope]; `attn_kv_a_mqa` is
+  [kv_lora latent | qk_rope shared key], only the latent goes through
+  `attn_kv_a_norm`; `attn_kv_b` is head-major, each head [k_nope | v];
+  `attn_output` takes the heads' v concatenated head-major. Positions start
+  at 0 with BOS.
 - **Routing**: s = sigmoid(ffn_gate_inp · x); choice = s + exp_probs_b; group score
   = sum of the 2 best choice values in each of n_group groups; keep topk_group
-  groups (others -inf); top-k experts by choice; weights = s of those experts
+  groups (the others' experts get -inf, as in llama.cpp; Hugging Face's 0
+  chose the same experts on the first 1024 held-out tokens); top-k experts by choice; weights = s of those experts
   (without the bias), divided by their sum, times expert_weights_scale; plus
   the shared expert.
 - **MLA split tensors**: `attn_k_b` is stored in F32 and `attn_v_b` in Q8_0 so

@@ -144,7 +144,7 @@ def main():
     ap.add_argument("--testdata", default=os.path.join(ROOT, "tests", "data", "demo"))
     ap.add_argument("--seed", type=int, default=20261123)
     ap.add_argument("--vocab-size", type=int, default=4096)
-    ap.add_argument("--steps", type=int, default=900)
+    ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--lr", type=float, default=3e-3)
