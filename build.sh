@@ -54,13 +54,15 @@ test)
                 exec tests/run-tests.sh build
         fi
         # A second build with clang under ASan+UBSan (any UB aborts) and the
-        # libFuzzer targets: runs the CPU suites and a short fuzz of each target.
+        # libFuzzer targets: runs the CPU suites and a short fuzz of each target,
+        # then the Vulkan, daemon and golden suites (leak checks off there: the
+        # drivers and layers are not ours).
         if [ ! -f build-asan/build.ninja ]; then
                 CC=clang meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
                         -Db_lundef=false -Dfuzz=true -Dc_args=-fno-sanitize-recover=all
         fi
         ninja -C build-asan
-        exec tests/run-tests.sh build build-asan:unit,fuzz
+        exec tests/run-tests.sh build build-asan:unit,fuzz build-asan:gpu,daemon,golden:noleaks
         ;;
 *)
         echo "usage: $0 demo|test" >&2

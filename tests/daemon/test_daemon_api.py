@@ -191,6 +191,16 @@ def main():
         check(st == 200 and body["object"] == "list" and body["data"][0]["id"] == name, "models: %s" % body)
 
         chat = {"messages": [{"role": "user", "content": "hi"}]}
+        # A long stream runs through every bad request below and must come
+        # out exactly as the same request alone.
+        steady = {"prompt": "And God said", "max_tokens": 150, "seed": 11, "temperature": 0.9, "ignore_eos": True}
+        steady_alone = collect(sock, "/v1/completions", steady)[0]
+        steady_result = {}
+
+        def steady_run():
+            steady_result["text"], steady_result["finish"], _, _ = collect(sock, "/v1/completions", steady)
+        steady_thread = threading.Thread(target=steady_run)
+        steady_thread.start()
         cases = [
             ("bad JSON", dict(raw=b"{bad"), 400, None),
             ("not an object", dict(raw=b"[1,2]"), 400, None),
@@ -236,6 +246,9 @@ def main():
         st, body = vc.request(sock, "GET", "/health", timeout=5)
         check(st == 200 and time.monotonic() - t0 < 2, "health while a client stalls")
         stall.close()
+        steady_thread.join(300)
+        check(steady_result.get("text") == steady_alone and steady_result.get("finish") == "length",
+              "the stream running beside the bad requests changed: %r vs %r" % (steady_result, steady_alone))
 
         # Keep-alive: two requests on one connection.
         c = vc.UnixHTTPConnection(sock)
