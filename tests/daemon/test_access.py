@@ -17,16 +17,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vkinfer_client as vc  # noqa: E402
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("check failed:", what, file=sys.stderr)
-
+from harness import check  # noqa: E402
+import harness  # noqa: E402
 
 def free_port():
     s = socket.socket()
@@ -49,15 +41,6 @@ def run_daemon(vkinferd, model, tmp, conf_text, *extra):
         time.sleep(0.05)
     time.sleep(0.1)
     return p, sock
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        return p.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        return -1
 
 
 def main():
@@ -84,7 +67,7 @@ def main():
             log = open(os.path.join(tmp, "log")).read()
             check("uid %d" % os.getuid() in log, "peer credentials not logged: %s" % log[-500:])
         finally:
-            stop(p)
+            harness.stop_daemon(p)
             shutil.rmtree(tmp, ignore_errors=True)
 
     # TCP: loopback only, off by default, refused while allow lists are set.
@@ -97,7 +80,7 @@ def main():
         r = c.getresponse()
         check(r.status == 200 and b'"object":"list"' in r.read(), "TCP listener")
     finally:
-        stop(p)
+        harness.stop_daemon(p)
         shutil.rmtree(tmp, ignore_errors=True)
     tmp = tempfile.mkdtemp(prefix="vkinferd-tcp-")
     p, sock = run_daemon(vkinferd, model, tmp, "allow-users = %s\n" % me, "--tcp", "127.0.0.1:%d" % port)
@@ -106,7 +89,7 @@ def main():
         c.request("GET", "/v1/models")
         check(c.getresponse().status == 403, "TCP with allow lists")
     finally:
-        stop(p)
+        harness.stop_daemon(p)
         shutil.rmtree(tmp, ignore_errors=True)
     tmp = tempfile.mkdtemp(prefix="vkinferd-tcp-")
     p, sock = run_daemon(vkinferd, model, tmp, "", "--tcp", "192.0.2.1:8080")
@@ -114,8 +97,8 @@ def main():
     log = open(os.path.join(tmp, "log")).read()
     check(rc != 0 and "only loopback" in log, "non-loopback TCP refused: %s %s" % (rc, log[-300:]))
     shutil.rmtree(tmp, ignore_errors=True)
-    print("access: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
-    return 1 if failures else 0
+    print("access: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
+    return 1 if harness.failures else 0
 
 
 if __name__ == "__main__":

@@ -18,16 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vkinfer_client as vc  # noqa: E402
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("check failed:", what, file=sys.stderr)
-
+from harness import check  # noqa: E402
+import harness  # noqa: E402
 
 def logpath(sock):
     return os.path.join(os.path.dirname(os.path.dirname(sock)), "vkinferd.log")
@@ -273,19 +265,14 @@ def main():
         gen_tests(sock, name, vkinfer)
         check(p.poll() is None, "daemon still running")
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            rc = p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = -1
+        rc = harness.stop_daemon(p)
         check(rc == 0, "clean exit on SIGTERM: %s" % rc)
         check(not os.path.exists(sock), "socket removed at exit")
-        if failures:
+        if harness.failures:
             print(open(logpath(sock)).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("daemon-api: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
-    return 1 if failures else 0
+    print("daemon-api: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
+    return 1 if harness.failures else 0
 
 
 if __name__ == "__main__":

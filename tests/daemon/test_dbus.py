@@ -12,15 +12,11 @@ import sys
 import tempfile
 import time
 
-failures = 0
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import check  # noqa: E402
+import harness  # noqa: E402
+
 DEST = ["org.vkinfer.Inference1", "/org/vkinfer/Inference1", "org.vkinfer.Inference1"]
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("check failed:", what, file=sys.stderr)
 
 
 def busctl(*args):
@@ -128,18 +124,13 @@ def main():
         chat_signals(tmp)
         check(p.poll() is None, "daemon still running")
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            rc = p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = -1
+        rc = harness.stop_daemon(p)
         check(rc == 0, "clean exit: %s" % rc)
-        if failures:
+        if harness.failures:
             print(open(logpath).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("dbus: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
-    return 1 if failures else 0
+    print("dbus: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
+    return 1 if harness.failures else 0
 
 
 if __name__ == "__main__":

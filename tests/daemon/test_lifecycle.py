@@ -15,16 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vkinfer_client as vc  # noqa: E402
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("check failed:", what, file=sys.stderr)
-
+from harness import check  # noqa: E402
+import harness  # noqa: E402
 
 def start(vkinferd, model, tmp, *extra):
     sock = os.path.join(tmp, "s.sock")
@@ -102,11 +94,11 @@ def main():
     finally:
         if p.poll() is None:
             p.kill()
-        if failures:
+        if harness.failures:
             print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("lifecycle: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
-    return 1 if failures else 0
+    print("lifecycle: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
+    return 1 if harness.failures else 0
 
 
 if __name__ == "__main__":

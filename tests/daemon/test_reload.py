@@ -15,16 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vkinfer_client as vc  # noqa: E402
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("check failed:", what, file=sys.stderr)
-
+from harness import check  # noqa: E402
+import harness  # noqa: E402
 
 def models(sock):
     st, body = vc.request(sock, "GET", "/v1/models")
@@ -81,18 +73,13 @@ def main():
         time.sleep(0.5)
         check(p.poll() is None and models(sock) == ["beta"], "broken reload")
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            rc = p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = -1
+        rc = harness.stop_daemon(p)
         check(rc == 0, "clean exit: %s" % rc)
-        if failures:
+        if harness.failures:
             print(open(os.path.join(tmp, "log")).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("reload: %s" % ("ok" if not failures else "%d failed" % failures), file=sys.stderr)
-    return 1 if failures else 0
+    print("reload: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
+    return 1 if harness.failures else 0
 
 
 if __name__ == "__main__":
