@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -533,6 +534,24 @@ void http_server_dispatch_notifications(struct manager *m) {
         if (m->tcp_server) {
                 MHD_run(m->tcp_server->mhd);
                 update_timer(m->tcp_server);
+        }
+}
+
+/* libmicrohttpd does not watch suspended connections, so a client that
+ * hangs up while its request waits in the queue (or between tokens) would
+ * go unnoticed until the next write: look at their sockets ourselves. */
+void http_server_reap_vanished(struct manager *m) {
+        for (struct http_exchange *x = m->exchanges; x; x = x->next) {
+                if (!x->suspended || !x->req || x->finished)
+                        continue;
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (!ci)
+                        continue;
+                struct pollfd pfd = {.fd = ci->connect_fd, .events = POLLRDHUP};
+                if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                        log_info("%s: client went away while waiting, cancelling", x->id);
+                        vkinfer_request_cancel(x->req);
+                }
         }
 }
 

@@ -15,5 +15,7 @@ void http_server_quiesce(struct http_server *s);
 /* Resumes the connections whose requests produced output; called when the
  * scheduler thread signalled the Manager's eventfd. */
 void http_server_dispatch_notifications(struct manager *m);
+/* Cancels the requests whose clients hung up while suspended. */
+void http_server_reap_vanished(struct manager *m);
 /* Cancels every request in flight (end of the drain timeout). */
 void http_server_cancel_all(struct manager *m);

@@ -24,6 +24,16 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
+#define REAP_INTERVAL_USEC 500000
+
+static int on_reap_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+        http_server_reap_vanished(m);
+        sd_event_source_set_time(s, usec + REAP_INTERVAL_USEC);
+        sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
 static void finish_drain_if_idle(struct manager *m) {
         if (m->draining && m->n_exchanges == 0 && m->n_bus_requests == 0)
                 sd_event_exit(m->event, 0);
@@ -152,6 +162,11 @@ int manager_new(struct manager **ret) {
         r = sd_event_add_io(m->event, &m->notify_source, m->notify_fd, EPOLLIN, on_notify, m);
         if (r < 0)
                 goto fail;
+        uint64_t now;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        r = sd_event_add_time(m->event, &m->reap_timer, CLOCK_MONOTONIC, now + REAP_INTERVAL_USEC, 0, on_reap_timer, m);
+        if (r < 0)
+                goto fail;
         *ret = m;
         return 0;
 fail:
@@ -170,6 +185,7 @@ struct manager *manager_free(struct manager *m) {
         vkinfer_engine_free(m->engine);
         sd_event_source_unref(m->notify_source);
         sd_event_source_unref(m->drain_timer);
+        sd_event_source_unref(m->reap_timer);
         if (m->notify_fd >= 0)
                 close(m->notify_fd);
         if (m->config.socket_path && !m->socket_activated)

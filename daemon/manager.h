@@ -25,6 +25,7 @@ struct manager {
         int notify_fd; /* eventfd: the scheduler thread wakes the loop through it */
         sd_event_source *notify_source;
         sd_event_source *drain_timer;
+        sd_event_source *reap_timer; /* looks for clients that hung up while waiting */
         struct http_exchange *exchanges; /* generation requests in flight (list) */
         unsigned n_exchanges;
         sd_bus *bus;

@@ -63,8 +63,30 @@ static void retire(struct vkinfer_engine *e) {
         }
 }
 
+/* Lock held. Drops cancelled requests from anywhere in the queue, so a
+ * client that left does not wait for a slot only to be dropped then. */
+static void sweep_queue(struct vkinfer_engine *e) {
+        struct vkinfer_request **pp = &e->queue_head, *prev = NULL;
+        while (*pp) {
+                struct vkinfer_request *r = *pp;
+                if (!r->cancel) {
+                        prev = r;
+                        pp = &r->next;
+                        continue;
+                }
+                *pp = r->next;
+                if (e->queue_tail == r)
+                        e->queue_tail = prev;
+                e->n_queued--;
+                r->next = NULL;
+                finish(r, VKINFER_FINISH_CANCELLED, NULL);
+                release(r);
+        }
+}
+
 /* Lock held. Moves queued requests to running while there is room. */
 static void admit(struct vkinfer_engine *e) {
+        sweep_queue(e);
         while (e->queue_head && e->n_running < e->config.max_sequences) {
                 struct vkinfer_request *r = e->queue_head;
                 struct vkinfer_err err = {{0}};

@@ -4,9 +4,11 @@ running request goes on; an R1-style template's <think> text comes back as
 reasoning_content; SIGTERM lets a stream in flight finish, then exits 0.
 
 usage: test_lifecycle.py VKINFERD TINY_MODEL_GEN R1_TEMPLATE"""
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,35 @@ def main():
         for t in threads:
             t.join(300)
         check(all(r.get("finish") == "length" for r in results), "queued requests finished: %s" % results)
+
+        # A client that hangs up while its request waits in the queue is
+        # noticed: the request leaves the queue while the one ahead still runs.
+        def raw_post(body):
+            data = json.dumps(body).encode()
+            c = socket.socket(socket.AF_UNIX)
+            c.connect(sock)
+            c.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(data) + data)
+            return c
+
+        def wait_status(pred):
+            for _ in range(200):
+                s = vc.request(sock, "GET", "/status")[1]
+                if pred(s):
+                    return s
+                time.sleep(0.05)
+            return None
+
+        ahead = raw_post(dict(long_req, max_tokens=3000, stream=True))
+        check(wait_status(lambda s: s["running"] == 1), "the first request never ran")
+        waiting = raw_post(long_req)
+        check(wait_status(lambda s: s["queued"] == 1), "the second request never queued")
+        waiting.close()
+        s = wait_status(lambda s: s["queued"] == 0)
+        check(s is not None and s["running"] == 1, "a vanished client's request stayed queued: %s" % s)
+        ahead.close()
+        check(wait_status(lambda s: s["running"] == 0 and s["kv_cache"]["blocks_used"] == 0) is not None,
+              "the stream whose client left still runs")
 
         # SIGTERM while a stream runs: it finishes, then the daemon exits 0.
         r = {}
