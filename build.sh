@@ -14,7 +14,8 @@ PACKAGES="build-essential meson ninja-build pkg-config python3
 glslc glslang-tools spirv-tools
 libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
 libpcre2-dev libjansson-dev libsystemd-dev libinih-dev libmicrohttpd-dev curl
-systemd dbus-daemon libglib2.0-bin clang libclang-rt-14-dev libutf8proc-dev"
+systemd dbus-daemon libglib2.0-bin clang libclang-rt-14-dev libutf8proc-dev
+man-db"
 
 install_missing() {
         [ "${VKINFER_NO_INSTALL:-0}" = 1 ] && return 0

@@ -75,7 +75,9 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
 /* SIGHUP: re-reads the configuration and brings the served models in line
  * with it. Requests in flight go on: a model that is removed or whose file
  * changed keeps serving them and is unloaded after the last one; new
- * requests go to the new set. Other keys take effect at the next start. */
+ * requests go to the new set. The listeners, the device and the scheduler's
+ * limits stay as they were started (they take effect at the next start); the
+ * other keys (access lists, max-body, timeouts) apply at once. */
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct manager *m = userdata;
         struct config next;
@@ -217,7 +219,7 @@ int manager_startup(struct manager *m) {
                 .load_progress = on_load_progress,
         };
         struct vkinfer_error err = {{0}};
-        char buf[512];
+        char buf[512] = "";
         if (c->n_models == 0) {
                 log_error("no model configured: use --model FILE or a [model NAME] section");
                 return -EINVAL;
@@ -258,9 +260,10 @@ int manager_startup(struct manager *m) {
                         log_info("D-Bus name org.vkinfer.Inference1 on the %s bus", c->user_instance ? "session" : "system");
         }
         if (c->tcp_listen) {
+                buf[0] = 0;
                 r = listen_tcp(c->tcp_listen, &fd, buf, sizeof(buf));
                 if (r < 0) {
-                        log_error("%s", buf);
+                        log_error("cannot listen on tcp %s: %s", c->tcp_listen, buf[0] ? buf : strerror(-r));
                         return r;
                 }
                 r = http_server_new(m, fd, false, &m->tcp_server);

@@ -33,6 +33,16 @@ int vkinfer_engine_new(const struct vkinfer_engine_config *config, struct vkinfe
         if (!e)
                 return fail(err, -ENOMEM, "out of memory");
         e->config = *config;
+        /* Own copies: the caller's strings may go (the daemon frees its old
+         * configuration on reload, and models load later from these). */
+        e->config.device = config->device ? strdup(config->device) : NULL;
+        e->config.cache_dir = config->cache_dir ? strdup(config->cache_dir) : NULL;
+        if ((config->device && !e->config.device) || (config->cache_dir && !e->config.cache_dir)) {
+                free((char *) e->config.device);
+                free((char *) e->config.cache_dir);
+                free(e);
+                return fail(err, -ENOMEM, "out of memory");
+        }
         if (!e->config.queue_size)
                 e->config.queue_size = ENGINE_DEFAULT_QUEUE;
         if (!e->config.max_sequences)
@@ -43,6 +53,8 @@ int vkinfer_engine_new(const struct vkinfer_engine_config *config, struct vkinfe
         pthread_cond_init(&e->wake, NULL);
         int r = scheduler_start(e);
         if (r < 0) {
+                free((char *) e->config.device);
+                free((char *) e->config.cache_dir);
                 free(e);
                 return fail(err, r, "cannot start the scheduler thread: %s", strerror(-r));
         }
@@ -78,6 +90,8 @@ void vkinfer_engine_free(struct vkinfer_engine *e) {
                 model_unload(&e->models[i]);
         pthread_mutex_destroy(&e->lock);
         pthread_cond_destroy(&e->wake);
+        free((char *) e->config.device);
+        free((char *) e->config.cache_dir);
         free(e);
 }
 
@@ -106,7 +120,7 @@ static void relay_progress(void *userdata, uint64_t done, uint64_t total) {
 
 static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t n_ctx, struct vkinfer_err *err) {
         struct progress_relay relay = {e, m->name};
-        return runner_open_progress(e->config.device, m->model, n_ctx, e->config.max_sequences,
+        return runner_open_progress(e->config.device, e->config.cache_dir, m->model, n_ctx, e->config.max_sequences,
                                     e->config.load_progress ? relay_progress : NULL, &relay, &m->runner, err);
 }
 

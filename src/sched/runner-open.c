@@ -70,10 +70,10 @@ static const struct runner_ops owner_ops = {
 
 int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,
                 struct vkinfer_err *err) {
-        return runner_open_progress(device, m, n_ctx, max_seqs, NULL, NULL, ret, err);
+        return runner_open_progress(device, NULL, m, n_ctx, max_seqs, NULL, NULL, ret, err);
 }
 
-int runner_open_progress(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
+int runner_open_progress(const char *device, const char *cache_dir, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                          void (*progress)(void *userdata, uint64_t done, uint64_t total), void *userdata,
                          struct runner **ret, struct vkinfer_err *err) {
         if (device && strcmp(device, "cpu-reference") == 0)
@@ -81,7 +81,7 @@ int runner_open_progress(const char *device, const struct model *m, uint32_t n_c
         struct runner_owner *o = calloc(1, sizeof(*o));
         if (!o)
                 return err_set(err, -ENOMEM, "out of memory");
-        struct vk_opts vo = {.device = device};
+        struct vk_opts vo = {.device = device, .cache_dir = cache_dir};
         int r = vk_ctx_create(&vo, &o->ctx, err);
         if (r >= 0)
                 r = runner_vk_new_opts(o->ctx, m, n_ctx, max_seqs,

@@ -65,8 +65,9 @@ int runner_logits_all(struct runner *r, const int32_t *tokens, uint32_t n, float
  * other value (NULL: automatic) a Vulkan device by index or name. */
 int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,
                 struct vkinfer_err *err);
-/* The same, reporting the weights' upload: progress(userdata, done, total). */
-int runner_open_progress(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
+/* The same, with the pipeline cache folder (NULL: $XDG_CACHE_HOME/vkinfer),
+ * reporting the weights' upload: progress(userdata, done, total). */
+int runner_open_progress(const char *device, const char *cache_dir, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                          void (*progress)(void *userdata, uint64_t done, uint64_t total), void *userdata,
                          struct runner **ret, struct vkinfer_err *err);
 
