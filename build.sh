@@ -15,7 +15,7 @@ glslc glslang-tools spirv-tools
 libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
 libpcre2-dev libjansson-dev libsystemd-dev libinih-dev libmicrohttpd-dev curl
 systemd dbus-daemon libglib2.0-bin clang libclang-rt-14-dev libutf8proc-dev
-man-db"
+man-db dpkg-dev debhelper lintian rpm git"
 
 install_missing() {
         [ "${VKINFER_NO_INSTALL:-0}" = 1 ] && return 0

@@ -214,6 +214,27 @@ for b in re.findall(r"backup=\(([^)]*)\)", pkgbuild):
 if shutil.which("bash") and subprocess.call(["bash", "-n", os.path.join(src, "packaging/arch/PKGBUILD")]) != 0:
     bad("PKGBUILD is not valid bash")
 
+# --- every library the build needs is a build dependency of each package ----
+meson_files = [os.path.join(d, f) for d, _, fs in os.walk(src) if not os.path.basename(d).startswith("build")
+               for f in fs if f == "meson.build"]
+pc_names = set()
+for mf in meson_files:
+    with open(mf, encoding="utf-8") as f:
+        pc_names |= set(re.findall(r"(?<![_a-z])dependency\('([^']+)'", f.read()))
+pc_names -= {"threads", "systemd"}  # the C library; systemd.pc only names unit folders
+control = read("debian/control")
+build_depends = re.search(r"^Build-Depends:(.*?)^\S", control, re.M | re.S).group(1)
+for name in sorted(pc_names):
+    if "pkgconfig(%s)" % name not in read("packaging/rpm/vkinfer.spec"):
+        bad("the RPM spec lacks BuildRequires: pkgconfig(%s)" % name)
+    if not shutil.which("pkg-config") or not shutil.which("dpkg"):
+        continue
+    pcdir = subprocess.run(["pkg-config", "--variable=pcfiledir", name], capture_output=True, text=True).stdout.strip()
+    owner = subprocess.run(["dpkg", "-S", os.path.join(pcdir, name + ".pc")], capture_output=True, text=True).stdout
+    pkg = owner.split(":")[0] if owner else None
+    if pkg and not re.search(r"(^|[\s,])%s([\s,(]|$)" % re.escape(pkg), build_depends):
+        bad("debian/control Build-Depends lacks %s (holds %s.pc)" % (pkg, name))
+
 # --- the .deb, when given -----------------------------------------------------
 if deb:
     listing = subprocess.check_output(["dpkg-deb", "--fsys-tarfile", deb])
