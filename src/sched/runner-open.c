@@ -76,7 +76,10 @@ int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint3
 int runner_open_progress(const char *device, const char *cache_dir, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                          void (*progress)(void *userdata, uint64_t done, uint64_t total), void *userdata,
                          struct runner **ret, struct vkinfer_err *err) {
-        if (device && strcmp(device, "cpu-reference") == 0)
+        /* VKINFER_DEVICE overrides the option for Vulkan devices (vk-device.c);
+         * it may name the CPU reference too. */
+        const char *env = getenv("VKINFER_DEVICE");
+        if ((env && strcmp(env, "cpu-reference") == 0) || (!(env && *env) && device && strcmp(device, "cpu-reference") == 0))
                 return runner_cpu_new(m, n_ctx, max_seqs, ret, err);
         struct runner_owner *o = calloc(1, sizeof(*o));
         if (!o)

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """SIGHUP re-reads the configuration: a new model appears, a removed one
 disappears, and a stream running on the removed model finishes unharmed.
+Models loaded after several reloads still open the configured device (the
+engine once kept a pointer into the freed first configuration), and the
+pipeline cache goes to [device] cache-dir.
 
 usage: test_reload.py VKINFERD MODEL.gguf"""
 import json
@@ -28,7 +31,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="vkinferd-reload-")
     sock = os.path.join(tmp, "s.sock")
     conf = os.path.join(tmp, "vkinferd.conf")
-    open(conf, "w").write("[server]\ndbus = no\n[model alpha]\npath = %s\n" % model)
+    cache = os.path.join(tmp, "cache")
+    device = "[device]\ndevice = 0\ncache-dir = %s\n" % cache
+    open(conf, "w").write("[server]\ndbus = no\n%s[model alpha]\npath = %s\n" % (device, model))
     log = open(os.path.join(tmp, "log"), "w")
     p = subprocess.Popen([vkinferd, "--config", conf, "--socket", sock], stdout=log, stderr=log)
     try:
@@ -54,7 +59,7 @@ def main():
         t = threading.Thread(target=long_stream)
         t.start()
         time.sleep(0.3)
-        open(conf, "w").write("[server]\ndbus = no\n[model beta]\npath = %s\n" % model)
+        open(conf, "w").write("[server]\ndbus = no\n%s[model beta]\npath = %s\n" % (device, model))
         p.send_signal(signal.SIGHUP)
         for _ in range(200):
             if models(sock) == ["beta"]:
@@ -72,9 +77,22 @@ def main():
         p.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         check(p.poll() is None and models(sock) == ["beta"], "broken reload")
+        # Two more reloads, each loading a model on the configured device.
+        for name in ("gamma", "delta"):
+            open(conf, "w").write("[server]\ndbus = no\n%s[model %s]\npath = %s\n" % (device, name, model))
+            p.send_signal(signal.SIGHUP)
+            for _ in range(200):
+                if models(sock) == [name]:
+                    break
+                time.sleep(0.05)
+            check(models(sock) == [name], "reload to %s: %s" % (name, models(sock)))
+        st, body = vc.request(sock, "POST", "/v1/completions", body={"model": "delta", "prompt": "x", "max_tokens": 2})
+        check(st == 200, "model loaded after three reloads: %s %s" % (st, body))
     finally:
         rc = harness.stop_daemon(p)
         check(rc == 0, "clean exit: %s" % rc)
+        cached = [f for f in os.listdir(cache) if f.startswith("pipelines-")] if os.path.isdir(cache) else []
+        check(cached, "no pipeline cache in cache-dir %s" % cache)
         if harness.failures:
             print(open(os.path.join(tmp, "log")).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
