@@ -136,30 +136,61 @@ float row_dot(uint row) {
         return s;
 }
 
+// Rows per workgroup (specialization constant 1). A CPU implementation pays
+// for every workgroup it starts, so there several rows share one; each row is
+// computed and reduced exactly as it would be alone.
+layout(constant_id = 1) const uint NR = 1;
+// Subgroup partial sums of the NR rows: [row][subgroup]. The host keeps
+// NR * subgroups per workgroup within 64.
+shared float red_rows[64];
+
+// Adds this invocation's part s of row i to the row's subgroup slot.
+void row_part(uint i, float s) {
+        s = subgroupAdd(s);
+        if (subgroupElect())
+                red_rows[i * gl_NumSubgroups + gl_SubgroupID] = s;
+}
+
+// Row i's sum over the subgroups, in subgroup order (as wg_sum adds them).
+float row_total(uint i) {
+        float s = 0.0;
+        for (uint k = 0; k < gl_NumSubgroups; k++)
+                s += red_rows[i * gl_NumSubgroups + k];
+        return s;
+}
+
 void main() {
-        uint r = wg_linear();
-        if (r >= pc.p.nrows)
+        uint r0 = wg_linear() * NR;
+        if (r0 >= pc.p.nrows)
                 return; // uniform across the workgroup
+        uint nr = min(NR, pc.p.nrows - r0);
+        uint lid = gl_LocalInvocationID.x;
 #ifdef BY_ID
         uint t = gl_WorkGroupID.z / pc.p.n_slots, slot = gl_WorkGroupID.z % pc.p.n_slots;
         uint e = ids[t * pc.p.id_ts + slot];
         if (e < pc.p.id_begin || e >= pc.p.id_end)
                 return; // another dispatch binds this matrix
         x0 = pc.p.x_off + t * pc.p.x_ts + slot * pc.p.x_ss;
-        float s = wg_sum(row_dot(((e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0 + r) * pc.p.row_bytes));
-        if (gl_LocalInvocationID.x == 0)
-                y[t * pc.p.y_ts + slot * pc.p.y_ss + r] = s;
+        uint mat = (e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0;
+        for (uint i = 0; i < nr; i++)
+                row_part(i, row_dot((mat + r0 + i) * pc.p.row_bytes));
+        barrier();
+        if (lid < nr)
+                y[t * pc.p.y_ts + slot * pc.p.y_ss + r0 + lid] = row_total(lid);
 #else
-        // Vectors tpg at a time: the weight row is read from memory once and
+        // Vectors tpg at a time: the weight rows are read from memory once and
         // from the cache for the others.
         for (uint j = 0; j < pc.p.tpg; j++) {
                 uint t = gl_WorkGroupID.z * pc.p.tpg + j;
                 if (t >= pc.p.nvec)
                         break; // uniform
                 x0 = t * pc.p.x_ts;
-                float s = wg_sum(row_dot(r * pc.p.row_bytes));
-                if (gl_LocalInvocationID.x == 0)
-                        y[t * pc.p.y_ts + pc.p.y_off + r] = s;
+                for (uint i = 0; i < nr; i++)
+                        row_part(i, row_dot((r0 + i) * pc.p.row_bytes));
+                barrier();
+                if (lid < nr)
+                        y[t * pc.p.y_ts + pc.p.y_off + r0 + lid] = row_total(lid);
+                barrier(); // red_rows is refilled for the next vector
         }
 #endif
 }

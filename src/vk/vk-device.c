@@ -492,6 +492,7 @@ int vk_ctx_create(const struct vk_opts *opts, struct vk_ctx **ret, struct vkinfe
         r = vk_pipelines_init(ctx, err);
         if (r < 0)
                 goto fail;
+        vk_profile_init(ctx);
         *ret = ctx;
         return 0;
 fail:
@@ -502,6 +503,7 @@ fail:
 struct vk_ctx *vk_ctx_destroy(struct vk_ctx *ctx) {
         if (!ctx)
                 return NULL;
+        vk_ctx_profile_print(ctx, stderr);
         if (ctx->device) {
                 vkDeviceWaitIdle(ctx->device);
                 vk_pipelines_finish(ctx);

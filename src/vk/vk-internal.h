@@ -27,6 +27,22 @@ struct vk_pipeline {
         struct vk_pipeline *next;
 };
 
+#define VK_PROFILE_MAX 64
+
+struct vk_profile_entry {
+        char shader[48];
+        uint64_t count;
+        double ns;
+};
+
+/* vk-profile.c: GPU time per shader, when VKINFER_PROFILE=1 */
+struct vk_profile {
+        bool on;
+        float period_ns;
+        uint32_t n;
+        struct vk_profile_entry e[VK_PROFILE_MAX];
+};
+
 struct vk_ctx {
         struct vk_opts opts;
         VkInstance instance;
@@ -56,8 +72,13 @@ struct vk_ctx {
         VkPipelineCache cache;
         char cache_path[512];
         size_t cache_loaded_size, cache_saved_size;
+
+        struct vk_profile profile;
 };
 
+/* vk-profile.c */
+void vk_profile_init(struct vk_ctx *ctx);
+void vk_profile_add(struct vk_ctx *ctx, const char *shader, double ns);
 /* vk-memory.c */
 int vk_memory_init(struct vk_ctx *ctx, struct vkinfer_err *err);
 void vk_memory_finish(struct vk_ctx *ctx);

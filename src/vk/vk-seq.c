@@ -19,7 +19,15 @@ struct vk_seq {
         uint32_t n_dpools, cur_dpool;
         bool recording, recorded, pending;
         uint32_t n_dispatches;
+
+        /* VKINFER_PROFILE: a timestamp after each of the first PROFILE_CAP
+         * dispatches (query 0 is the start), and which shader it ended */
+        VkQueryPool queries;
+        const char **query_shader;
+        uint32_t n_queries;
 };
+
+#define PROFILE_CAP 4096
 
 int vk_seq_create(struct vk_ctx *ctx, struct vk_seq **ret, struct vkinfer_err *err) {
         struct vk_seq *s = calloc(1, sizeof(*s));
@@ -43,6 +51,17 @@ int vk_seq_create(struct vk_ctx *ctx, struct vk_seq **ret, struct vkinfer_err *e
         VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
         if (vr == VK_SUCCESS)
                 vr = vkCreateFence(ctx->device, &fci, NULL, &s->fence);
+        if (vr == VK_SUCCESS && ctx->profile.on) {
+                VkQueryPoolCreateInfo qi = {
+                        .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                        .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                        .queryCount = PROFILE_CAP + 1,
+                };
+                vr = vkCreateQueryPool(ctx->device, &qi, NULL, &s->queries);
+                s->query_shader = calloc(PROFILE_CAP + 1, sizeof(*s->query_shader));
+                if (vr == VK_SUCCESS && !s->query_shader)
+                        vr = VK_ERROR_OUT_OF_HOST_MEMORY;
+        }
         if (vr != VK_SUCCESS) {
                 vk_seq_destroy(s);
                 return vk_err(err, vr, "creating a command sequence");
@@ -60,6 +79,9 @@ struct vk_seq *vk_seq_destroy(struct vk_seq *s) {
         for (uint32_t i = 0; i < s->n_dpools; i++)
                 vkDestroyDescriptorPool(dev, s->dpools[i], NULL);
         free(s->dpools);
+        if (s->queries)
+                vkDestroyQueryPool(dev, s->queries, NULL);
+        free(s->query_shader);
         if (s->fence)
                 vkDestroyFence(dev, s->fence, NULL);
         if (s->pool)
@@ -76,6 +98,17 @@ uint32_t vk_seq_n_dispatches(const struct vk_seq *s) {
         return s->n_dispatches;
 }
 
+static void profile_collect(struct vk_seq *s) {
+        if (!s->queries || s->n_queries < 2)
+                return;
+        uint64_t t[PROFILE_CAP + 1];
+        if (vkGetQueryPoolResults(s->ctx->device, s->queries, 0, s->n_queries, sizeof(t), t, sizeof(t[0]),
+                                  VK_QUERY_RESULT_64_BIT) != VK_SUCCESS)
+                return;
+        for (uint32_t i = 1; i < s->n_queries; i++)
+                vk_profile_add(s->ctx, s->query_shader[i], (double) (t[i] - t[i - 1]) * s->ctx->profile.period_ns);
+}
+
 int vk_seq_wait(struct vk_seq *s, struct vkinfer_err *err) {
         if (!s->pending)
                 return 0;
@@ -86,6 +119,7 @@ int vk_seq_wait(struct vk_seq *s, struct vkinfer_err *err) {
         vr = vkResetFences(s->ctx->device, 1, &s->fence);
         if (vr != VK_SUCCESS)
                 return vk_err(err, vr, "vkResetFences");
+        profile_collect(s);
         return 0;
 }
 
@@ -105,6 +139,12 @@ int vk_seq_begin(struct vk_seq *s, struct vkinfer_err *err) {
         if (vr != VK_SUCCESS)
                 return vk_err(err, vr, "vkBeginCommandBuffer");
         s->recording = true;
+        s->n_queries = 0;
+        if (s->queries) {
+                vkCmdResetQueryPool(s->cmd, s->queries, 0, PROFILE_CAP + 1);
+                vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s->queries, 0);
+                s->n_queries = 1;
+        }
         return 0;
 }
 
@@ -206,6 +246,10 @@ int vk_seq_dispatch(struct vk_seq *s, struct vk_pipeline *p, const struct vk_vie
                 vkCmdPushConstants(s->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
         vkCmdDispatch(s->cmd, groups[0], groups[1], groups[2]);
         s->n_dispatches++;
+        if (s->queries && s->n_queries <= PROFILE_CAP) {
+                vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, s->queries, s->n_queries);
+                s->query_shader[s->n_queries++] = p->shader;
+        }
         return 0;
 }
 

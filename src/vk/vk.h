@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <vulkan/vulkan.h>
 
 #include "util/util.h"
@@ -102,6 +103,9 @@ uint64_t vk_ctx_validation_count(const struct vk_ctx *ctx);
 /* The storage-buffer range ops may bind: the device limit or the override. */
 uint64_t vk_ctx_max_range(const struct vk_ctx *ctx);
 VkDevice vk_ctx_device(const struct vk_ctx *ctx);
+/* With VKINFER_PROFILE=1: GPU time per shader so far, slowest first. Also
+ * printed to stderr by vk_ctx_destroy. */
+void vk_ctx_profile_print(struct vk_ctx *ctx, FILE *out);
 
 /* ---- Memory ---- */
 

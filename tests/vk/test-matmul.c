@@ -109,7 +109,11 @@ static uint32_t run_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t type
         return n_disp;
 }
 
-int main(void) {
+/* Arguments NAME=VALUE are put in the environment before the device is
+ * opened (VKINFER_MATVEC_ROWS: rows per matvec workgroup). */
+int main(int argc, char **argv) {
+        for (int i = 1; i < argc; i++)
+                putenv(argv[i]);
         struct test_rng rng = {0x5eed0001};
         struct vk_ctx *ctx = test_ctx(NULL);
         for (size_t t = 0; t < ELEMENTSOF(types); t++)
