@@ -28,7 +28,7 @@ struct engine_model {
         struct tokenizer *tok;
         struct chat_template *tmpl; /* NULL when the file has none */
         char *bos_text, *eos_text;  /* for templates */
-        struct runner *runner;
+        struct runner *runner; /* NULL after a lost device until reopened (scheduler thread) */
         int32_t *eog_ids; /* every end-of-generation token, for ignore_eos */
         size_t n_eog;
 };
@@ -89,3 +89,6 @@ void scheduler_stop(struct vkinfer_engine *e);
 void request_destroy(struct vkinfer_request *r);
 /* Lock held, scheduler thread: unloads retired models no request uses. */
 void engine_reap_models(struct vkinfer_engine *e);
+/* A new runner for m, as when it was loaded (scheduler thread, lock not held). */
+int engine_reopen_runner(struct vkinfer_engine *e, struct engine_model *m, struct runner **ret,
+                         struct vkinfer_err *err);

@@ -118,10 +118,16 @@ static void relay_progress(void *userdata, uint64_t done, uint64_t total) {
         p->e->config.load_progress(p->e->config.load_progress_data, p->name, done, total);
 }
 
-static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t n_ctx, struct vkinfer_err *err) {
+static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t n_ctx, struct runner **ret,
+                      struct vkinfer_err *err) {
         struct progress_relay relay = {e, m->name};
         return runner_open_progress(e->config.device, e->config.cache_dir, m->model, n_ctx, e->config.max_sequences,
-                                    e->config.load_progress ? relay_progress : NULL, &relay, &m->runner, err);
+                                    e->config.load_progress ? relay_progress : NULL, &relay, ret, err);
+}
+
+int engine_reopen_runner(struct vkinfer_engine *e, struct engine_model *m, struct runner **ret,
+                         struct vkinfer_err *err) {
+        return runner_for(e, m, m->info.n_ctx, ret, err);
 }
 
 int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const char *path, uint32_t n_ctx,
@@ -182,7 +188,7 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
         uint32_t ctx_train = m->model->hp.n_ctx_train;
         if (n_ctx == 0)
                 n_ctx = ctx_train && ctx_train < ENGINE_DEFAULT_CTX ? ctx_train : ENGINE_DEFAULT_CTX;
-        if ((r = runner_for(e, m, n_ctx, &verr)) < 0) {
+        if ((r = runner_for(e, m, n_ctx, &m->runner, &verr)) < 0) {
                 fail(err, r, "%s: %s", path, verr.msg);
                 model_unload(m);
                 return r;
@@ -228,7 +234,7 @@ uint64_t vkinfer_engine_validation_messages(struct vkinfer_engine *e) {
         pthread_mutex_lock(&e->lock);
         for (size_t i = 0; i < ENGINE_MAX_MODELS; i++) {
                 struct runner *r = e->models[i].runner;
-                if (e->models[i].loaded && r->ops->validation_messages)
+                if (e->models[i].loaded && r && r->ops->validation_messages)
                         n += r->ops->validation_messages(r);
         }
         pthread_mutex_unlock(&e->lock);
@@ -256,8 +262,19 @@ const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engin
 }
 
 const char *vkinfer_engine_device_name(const struct vkinfer_engine *e) {
-        struct engine_model *m = active_model(e, 0);
-        return m ? m->runner->ops->device_name(m->runner) : "none";
+        pthread_mutex_lock((pthread_mutex_t *) &e->lock);
+        const char *name = "none";
+        for (size_t i = 0; i < ENGINE_MAX_MODELS; i++) {
+                const struct engine_model *m = active_model(e, i);
+                if (!m)
+                        break;
+                if (m->runner) { /* NULL while reopened after a lost device */
+                        name = m->runner->ops->device_name(m->runner);
+                        break;
+                }
+        }
+        pthread_mutex_unlock((pthread_mutex_t *) &e->lock);
+        return name;
 }
 
 void vkinfer_engine_stats(struct vkinfer_engine *e, struct vkinfer_engine_stats *ret) {
@@ -267,7 +284,7 @@ void vkinfer_engine_stats(struct vkinfer_engine *e, struct vkinfer_engine_stats 
         ret->running = e->n_running;
         for (size_t i = 0; i < ENGINE_MAX_MODELS; i++) {
                 uint64_t used, total;
-                if (!e->models[i].loaded)
+                if (!e->models[i].loaded || !e->models[i].runner)
                         continue;
                 e->models[i].runner->ops->kv_usage(e->models[i].runner, &used, &total);
                 ret->kv_blocks_used += used;
@@ -447,7 +464,7 @@ static int submit_to(struct vkinfer_engine *e, struct engine_model *m, const str
         rq->top_logprobs = p->top_logprobs > VKINFER_MAX_TOP_LOGPROBS ? VKINFER_MAX_TOP_LOGPROBS : p->top_logprobs;
         rq->max_new = p->max_tokens >= 0 ? (uint32_t) p->max_tokens : n_ctx - (uint32_t) n_ids;
 
-        if ((r = sampler_init(&rq->sampler, &p->sampling, m->runner->n_vocab)) < 0 ||
+        if ((r = sampler_init(&rq->sampler, &p->sampling, m->model->hp.n_vocab)) < 0 ||
             (r = tokenizer_decoder_new(m->tok, TOKENIZER_DECODE_REPLACE_INVALID, &rq->decoder)) < 0) {
                 request_destroy(rq);
                 return fail(err, r, "out of memory");

@@ -4,6 +4,7 @@
  * thread (the daemon's, also during a reload) while the scheduler thread
  * steps the others: nothing is shared between them to synchronise. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ struct runner_owner {
         struct runner base;
         struct runner *inner;
         struct vk_ctx *ctx;
+        bool lost; /* VKINFER_TEST_DEVICE_LOST struck: every step fails, as on a real lost device */
 };
 
 static struct runner_owner *owner_of(struct runner *r) {
@@ -30,9 +32,19 @@ static void own_seq_close(struct runner *r, uint32_t seq) {
         in->ops->seq_close(in, seq);
 }
 
+/* VKINFER_TEST_DEVICE_LOST=N: from the Nth Vulkan step of the process on,
+ * that runner fails every step as a lost device does (-EIO), so tests can
+ * check what survives one; a runner opened afterwards works. */
+static atomic_uint steps_taken;
+
 static int own_step(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
                     struct vkinfer_err *err) {
         struct runner *in = owner_of(r)->inner;
+        const char *lose = getenv("VKINFER_TEST_DEVICE_LOST");
+        if (lose && *lose && atomic_fetch_add(&steps_taken, 1) + 1 == strtoul(lose, NULL, 10))
+                owner_of(r)->lost = true;
+        if (owner_of(r)->lost)
+                return err_set(err, -EIO, "VK_ERROR_DEVICE_LOST (simulated by VKINFER_TEST_DEVICE_LOST)");
         return in->ops->step(in, items, n_items, logits, err);
 }
 

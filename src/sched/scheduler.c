@@ -84,6 +84,22 @@ static void sweep_queue(struct vkinfer_engine *e) {
         }
 }
 
+/* Lock held; released while the device is opened and the weights upload.
+ * Gives m a new runner after its device was lost (see lose_device): returns
+ * false, with the reason in err, when that fails too. */
+static bool reopen(struct vkinfer_engine *e, struct engine_model *m, struct vkinfer_err *err) {
+        if (m->runner)
+                return true;
+        struct runner *run = NULL;
+        pthread_mutex_unlock(&e->lock);
+        int r = engine_reopen_runner(e, m, &run, err);
+        pthread_mutex_lock(&e->lock);
+        if (r < 0)
+                return false;
+        m->runner = run;
+        return true;
+}
+
 /* Lock held. Moves queued requests to running while there is room. */
 static void admit(struct vkinfer_engine *e) {
         sweep_queue(e);
@@ -91,8 +107,15 @@ static void admit(struct vkinfer_engine *e) {
                 struct vkinfer_request *r = e->queue_head;
                 struct vkinfer_err err = {{0}};
                 int ret = 0;
-                if (!r->cancel)
+                if (!r->cancel && !reopen(e, r->m, &err)) {
+                        char why[sizeof(err.msg)];
+                        snprintf(why, sizeof(why), "%s", err.msg);
+                        err_set(&err, -EIO, "the device was lost and model '%s' cannot be loaded again: %s",
+                                r->m->name, why);
+                        ret = -EIO;
+                } else if (!r->cancel) {
                         ret = r->m->runner->ops->seq_open(r->m->runner, r->n_prompt + r->max_new, &r->seq, &err);
+                }
                 if (ret == -ENOSPC)
                         break; /* wait until a running sequence frees its cache */
                 e->queue_head = r->next;
@@ -230,9 +253,35 @@ static int batch_reserve(struct batch *b, size_t n, uint32_t n_vocab) {
         return 0;
 }
 
+/* Lock held. The device under m's runner is lost (VK_ERROR_DEVICE_LOST, or
+ * another error that leaves its state unknown): every sequence of m ends
+ * with an error, and the runner goes. The next request for m opens a new
+ * one (reopen), so the daemon serves again once the driver has recovered;
+ * other models are not touched. */
+static void lose_device(struct vkinfer_engine *e, struct engine_model *m, const char *why) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the device was lost (%.180s); model '%s' is loaded again for the next request",
+                 why, m->name);
+        for (struct vkinfer_request *r = e->running; r; r = r->next)
+                if (r->m == m) {
+                        finish(r, VKINFER_FINISH_ERROR, msg);
+                        if (r->has_seq) {
+                                m->runner->ops->seq_close(m->runner, r->seq);
+                                r->has_seq = false;
+                        }
+                }
+        struct runner *old = m->runner;
+        m->runner = NULL;
+        pthread_mutex_unlock(&e->lock);
+        old->ops->destroy(old);
+        pthread_mutex_lock(&e->lock);
+}
+
 /* Lock held on entry and exit; released while the runner computes. */
 static void step_model(struct vkinfer_engine *e, struct engine_model *m, struct batch *b) {
         struct runner *run = m->runner;
+        if (!run)
+                return; /* lost with its device; nothing of m runs */
         if (batch_reserve(b, e->n_running, run->n_vocab) < 0)
                 return;
         b->n = 0;
@@ -280,6 +329,12 @@ static void step_model(struct vkinfer_engine *e, struct engine_model *m, struct 
                         }
         pthread_mutex_lock(&e->lock);
 
+        if (ret == -EIO) {
+                lose_device(e, m, err.msg);
+                free(next);
+                free(lp);
+                return;
+        }
         for (size_t i = 0; i < b->n; i++) {
                 struct vkinfer_request *r = b->owners[i];
                 if (ret < 0 || !next) {
