@@ -34,18 +34,20 @@ static double median(double *v, size_t n) {
 }
 
 static void usage(FILE *out) {
-        fprintf(out, "Usage: vkinfer bench --model FILE [-p N] [-n N] [-r R] [--device DEV]\n"
+        fprintf(out, "Usage: vkinfer bench --model FILE [-p N] [-n N] [-r R] [--device DEV] [--kv-cache-type T]\n"
                      "  -p N   prompt tokens for the prefill figure (default 512)\n"
                      "  -n N   tokens decoded for the decode figure (default 128)\n"
-                     "  -r R   repetitions; the median is reported (default 3)\n");
+                     "  -r R   repetitions; the median is reported (default 3)\n"
+                     "  --kv-cache-type T   KV cache values: auto (f16 where supported), f16 or f32\n");
 }
 
 int cmd_bench(int argc, char **argv) {
         static const struct option opts[] = {
                 {"model", required_argument, NULL, 'm'}, {"device", required_argument, NULL, 'd'},
+                {"kv-cache-type", required_argument, NULL, 'K'},
                 {"help", no_argument, NULL, 'h'},        {},
         };
-        const char *path = NULL, *device = NULL;
+        const char *path = NULL, *device = NULL, *kv_name = NULL;
         long n_prompt = 512, n_decode = 128, reps = 3;
         int c;
         optind = 1;
@@ -53,6 +55,7 @@ int cmd_bench(int argc, char **argv) {
                 switch (c) {
                 case 'm': path = optarg; break;
                 case 'd': device = optarg; break;
+                case 'K': kv_name = optarg; break;
                 case 'p': n_prompt = strtol(optarg, NULL, 10); break;
                 case 'n': n_decode = strtol(optarg, NULL, 10); break;
                 case 'r': reps = strtol(optarg, NULL, 10); break;
@@ -60,7 +63,9 @@ int cmd_bench(int argc, char **argv) {
                 default: usage(stderr); return 2;
                 }
         }
-        if (!path || optind < argc || n_prompt < 1 || n_decode < 1 || reps < 1 || reps > 100) {
+        enum runner_kv_type kv;
+        if (!path || optind < argc || n_prompt < 1 || n_decode < 1 || reps < 1 || reps > 100 ||
+            runner_kv_type_parse(kv_name, &kv) < 0) {
                 usage(stderr);
                 return 2;
         }
@@ -77,7 +82,8 @@ int cmd_bench(int argc, char **argv) {
         double bw = 0;
         if (gguf_open(path, &f, &err) < 0 || model_load(f, &m, &err) < 0 || vk_ctx_create(&vo, &ctx, &err) < 0 ||
             vk_measure_copy_bandwidth(ctx, 64ull << 20, 8, &bw, &err) < 0 ||
-            runner_vk_new(ctx, m, (uint32_t) (n_prompt + n_decode + 1), 1, &run, &err) < 0) {
+            runner_vk_new_opts(ctx, m, (uint32_t) (n_prompt + n_decode + 1), 1, &(struct runner_vk_opts){.kv_type = kv},
+                               &run, &err) < 0) {
                 fprintf(stderr, "vkinfer: %s\n", err.msg);
                 goto out;
         }
@@ -118,12 +124,13 @@ int cmd_bench(int argc, char **argv) {
         }
         double p_tps = median(pre, (size_t) reps), d_tps = median(dec, (size_t) reps);
         uint64_t wbytes, kvbytes; /* at the middle of the decoded tokens */
-        runner_vk_decode_bytes(m, (uint32_t) (n_prompt + n_decode / 2), &wbytes, &kvbytes);
+        runner_vk_decode_bytes(m, (uint32_t) (n_prompt + n_decode / 2), run->kv_value_bytes, &wbytes, &kvbytes);
         double per_token = (double) (wbytes + kvbytes);
         const struct vk_device_info *di = vk_ctx_info(ctx);
         printf("device:            %s (%s)\n", di->name, vk_device_type_string(di->type));
         printf("model:             %s (%s, %.1f MiB of weights, %.2f MiB read per decoded token)\n", path,
                model_arch_name(m->hp.arch), (double) m->weight_bytes / 1048576.0, per_token / 1048576.0);
+        printf("KV cache:          %s\n", run->kv_value_bytes == 2 ? "f16" : "f32");
         printf("copy bandwidth:    %.2f GB/s (device to device, measured now)\n", bw / 1e9);
         printf("prefill %-5ld     %.1f tokens/s (median of %ld)\n", n_prompt, p_tps, reps);
         printf("decode  %-5ld     %.2f tokens/s (median of %ld): %.2f GB/s effective, %.1f%% of copy bandwidth\n",

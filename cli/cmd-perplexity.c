@@ -21,17 +21,18 @@ static void usage(FILE *out) {
                      "Prints the running estimate per chunk, then 'PPL = <value>' last.\n"
                      "  --ctx N       chunk length (default 512)\n"
                      "  --chunks N    score only the first N chunks\n"
-                     "  --device DEV  Vulkan device index or name, or cpu-reference\n");
+                     "  --device DEV  Vulkan device index or name, or cpu-reference\n"
+                     "  --kv-cache-type T  KV cache values: auto (f16 where supported), f16 or f32\n");
 }
 
 int cmd_perplexity(int argc, char **argv) {
         static const struct option opts[] = {
                 {"model", required_argument, NULL, 'm'}, {"file", required_argument, NULL, 'f'},
                 {"ctx", required_argument, NULL, 'c'},   {"device", required_argument, NULL, 'd'},
-                {"chunks", required_argument, NULL, 'k'},
+                {"chunks", required_argument, NULL, 'k'}, {"kv-cache-type", required_argument, NULL, 'K'},
                 {"help", no_argument, NULL, 'h'},        {},
         };
-        const char *path = NULL, *text_path = NULL, *device = NULL;
+        const char *path = NULL, *text_path = NULL, *device = NULL, *kv_name = NULL;
         unsigned long n_ctx = 512, max_chunks = 0;
         int c;
         optind = 1;
@@ -42,11 +43,13 @@ int cmd_perplexity(int argc, char **argv) {
                 case 'c': n_ctx = strtoul(optarg, NULL, 10); break;
                 case 'd': device = optarg; break;
                 case 'k': max_chunks = strtoul(optarg, NULL, 10); break;
+                case 'K': kv_name = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
         }
-        if (!path || !text_path || optind < argc || n_ctx < 4) {
+        enum runner_kv_type kv;
+        if (!path || !text_path || optind < argc || n_ctx < 4 || runner_kv_type_parse(kv_name, &kv) < 0) {
                 usage(stderr);
                 return 2;
         }
@@ -63,7 +66,7 @@ int cmd_perplexity(int argc, char **argv) {
         if (gguf_open(path, &f, &err) < 0 || model_load(f, &m, &err) < 0 || tokenizer_new_from_gguf(f, &tok, &err) < 0 ||
             read_file(text_path, &text, &text_len, &err) < 0 ||
             tokenizer_encode(tok, text, text_len, tokenizer_add_bos(tok), false, &ids, &n_ids, &err) < 0 ||
-            runner_open(device, m, (uint32_t) n_ctx, 1, &run, &err) < 0) {
+            runner_open(device, kv, m, (uint32_t) n_ctx, 1, &run, &err) < 0) {
                 fprintf(stderr, "vkinfer: %s\n", err.msg);
                 goto out;
         }

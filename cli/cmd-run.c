@@ -54,6 +54,7 @@ static void usage(FILE *out) {
                      "  --seed S            random seed (default: random)\n"
                      "  --ctx N             context length (default: the model's, at most 4096)\n"
                      "  --device DEV        Vulkan device index or name, or cpu-reference\n"
+                     "  --kv-cache-type T   KV cache values: auto (f16 where supported), f16 or f32\n"
                      "  --ignore-eos        keep going past end-of-generation tokens\n");
 }
 
@@ -65,9 +66,10 @@ int cmd_run(int argc, char **argv) {
                 {"top-k", required_argument, NULL, 'k'},  {"min-p", required_argument, NULL, 'M'},
                 {"seed", required_argument, NULL, 's'},   {"ctx", required_argument, NULL, 'x'},
                 {"device", required_argument, NULL, 'd'}, {"ignore-eos", no_argument, NULL, 'i'},
+                {"kv-cache-type", required_argument, NULL, 'K'},
                 {"help", no_argument, NULL, 'h'},         {},
         };
-        const char *model = NULL, *prompt = NULL, *chat = NULL, *device = NULL;
+        const char *model = NULL, *prompt = NULL, *chat = NULL, *device = NULL, *kv = NULL;
         struct vkinfer_gen_params p = {
                 .max_tokens = 256,
                 .top_logprobs = -1,
@@ -93,6 +95,7 @@ int cmd_run(int argc, char **argv) {
                 case 'x': ctx = strtoul(optarg, NULL, 10); break;
                 case 'd': device = optarg; break;
                 case 'i': p.ignore_eos = true; break;
+                case 'K': kv = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -101,7 +104,8 @@ int cmd_run(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        struct vkinfer_engine_config cfg = {.device = device, .max_sequences = 1, .load_progress = on_load_progress};
+        struct vkinfer_engine_config cfg = {.device = device, .kv_cache_type = kv, .max_sequences = 1,
+                                            .load_progress = on_load_progress};
         struct vkinfer_engine *e = NULL;
         struct vkinfer_error err = {{0}};
         if (vkinfer_engine_new(&cfg, &e, &err) < 0 ||

@@ -36,6 +36,8 @@ const char config_help[] =
         "  device = INDEX|NAME    Vulkan device (default: discrete, integrated, then CPU);\n"
         "                         cpu-reference: the plain-C reference (slow; debugging)\n"
         "  cache-dir = PATH       pipeline cache (default $XDG_CACHE_HOME/vkinfer)\n"
+        "  kv-cache-type = TYPE   KV cache values: auto (f16 where the device has 16-bit\n"
+        "                         storage, else f32), f16 or f32 (default auto)\n"
         "  [model NAME]           one section per model; the first is the default\n"
         "  path = FILE.gguf\n"
         "  context = N            context length (default: the model's, capped)\n";
@@ -58,6 +60,7 @@ void config_free(struct config *c) {
         free(c->tcp_listen);
         free(c->device);
         free(c->cache_dir);
+        free(c->kv_cache_type);
         for (size_t i = 0; i < c->n_models; i++) {
                 free(c->models[i].name);
                 free(c->models[i].path);
@@ -210,6 +213,13 @@ int config_set(struct config *c, const char *section, const char *key, const cha
                         return set_string(&c->device, value);
                 if (strcmp(key, "cache-dir") == 0)
                         return set_string(&c->cache_dir, value);
+                if (strcmp(key, "kv-cache-type") == 0) {
+                        if (strcmp(value, "auto") && strcmp(value, "f16") && strcmp(value, "f32")) {
+                                snprintf(err, err_size, "[device] kv-cache-type = %s: use auto, f16 or f32", value);
+                                return -EINVAL;
+                        }
+                        return set_string(&c->kv_cache_type, value);
+                }
                 goto unknown;
         } else if (strncmp(section, "model ", 6) == 0 && section[6]) {
                 const char *name = section + 6;

@@ -37,6 +37,7 @@ struct config {
         /* [device] */
         char *device;
         char *cache_dir;
+        char *kv_cache_type; /* auto (NULL), f16, f32 */
         /* [model NAME] sections, in file order; the first is the default */
         struct config_model models[CONFIG_MAX_MODELS];
         size_t n_models;

@@ -213,6 +213,7 @@ int manager_startup(struct manager *m) {
         struct vkinfer_engine_config ec = {
                 .device = c->device,
                 .cache_dir = c->cache_dir,
+                .kv_cache_type = c->kv_cache_type,
                 .queue_size = c->queue_size,
                 .max_sequences = c->max_sequences,
                 .max_batch_tokens = c->max_batch_tokens,

@@ -28,6 +28,7 @@ static void help(void) {
                "                       named after the file without .gguf)   [model NAME] path\n"
                "  --context N          context length of the --model models  [model NAME] context\n"
                "  --device DEV         Vulkan device index or name           [device] device\n"
+               "  --kv-cache-type T    auto, f16 or f32                      [device] kv-cache-type\n"
                "  --queue-size N       waiting requests at most              [scheduler] queue-size\n"
                "  --max-sequences N    sequences batched together            [scheduler] max-sequences\n"
  "  --no-dbus            do not offer the D-Bus interface      [server] dbus\n"
@@ -39,7 +40,7 @@ static void help(void) {
 
 int main(int argc, char **argv) {
         enum { OPT_CONFIG = 256, OPT_USER, OPT_SOCKET, OPT_SOCKET_GROUP, OPT_TCP, OPT_MODEL, OPT_CONTEXT,
-               OPT_DEVICE, OPT_QUEUE, OPT_MAXSEQ, OPT_VERSION, OPT_NO_DBUS };
+               OPT_DEVICE, OPT_KV, OPT_QUEUE, OPT_MAXSEQ, OPT_VERSION, OPT_NO_DBUS };
         static const struct option options[] = {
                 {"config", required_argument, NULL, OPT_CONFIG},
                 {"user", no_argument, NULL, OPT_USER},
@@ -49,6 +50,7 @@ int main(int argc, char **argv) {
                 {"model", required_argument, NULL, OPT_MODEL},
                 {"context", required_argument, NULL, OPT_CONTEXT},
                 {"device", required_argument, NULL, OPT_DEVICE},
+                {"kv-cache-type", required_argument, NULL, OPT_KV},
                 {"queue-size", required_argument, NULL, OPT_QUEUE},
                 {"max-sequences", required_argument, NULL, OPT_MAXSEQ},
                 {"no-dbus", no_argument, NULL, OPT_NO_DBUS},
@@ -70,6 +72,7 @@ int main(int argc, char **argv) {
                 case OPT_SOCKET_GROUP: section = "server"; key = "socket-group"; break;
                 case OPT_TCP: section = "server"; key = "tcp"; break;
                 case OPT_DEVICE: section = "device"; key = "device"; break;
+                case OPT_KV: section = "device"; key = "kv-cache-type"; break;
                 case OPT_QUEUE: section = "scheduler"; key = "queue-size"; break;
                 case OPT_MAXSEQ: section = "scheduler"; key = "max-sequences"; break;
                 case OPT_CONTEXT: src.context = optarg; break;

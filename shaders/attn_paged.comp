@@ -5,13 +5,18 @@
 // maximum and exponentials update a running (max, sum) (online softmax),
 // then each invocation adds the tile's weighted values into the output
 // dims it owns. The order of every sum depends only on the token's own
-// position, never on the batch.
+// position, never on the batch. With KV_F16 the cache holds f16 values.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "push.h"
 
 layout(binding = 0) readonly buffer Q { float q[]; };
+#ifdef KV_F16
+#extension GL_EXT_shader_16bit_storage : require
+layout(binding = 1) readonly buffer C { float16_t cache[]; };
+#else
 layout(binding = 1) readonly buffer C { float cache[]; };
+#endif
 layout(binding = 2) readonly buffer B { uint block_table[]; };
 layout(binding = 3) readonly buffer S { uint tok_seq[]; };
 layout(binding = 4) readonly buffer P { int tok_pos[]; };
@@ -51,7 +56,7 @@ void main() {
                         uint base = row * pc.p.row_width + kb;
                         float dot_ = 0.0;
                         for (uint d = 0; d < pc.p.dk; d++)
-                                dot_ += qs[d] * cache[base + d];
+                                dot_ += qs[d] * float(cache[base + d]);
                         s = dot_ * pc.p.scale;
                 }
                 float m_new = max(m, wg_max(s)); // finite: the tile has a position
@@ -65,7 +70,7 @@ void main() {
                         float a = acc[j] * corr;
                         if (d < pc.p.dv)
                                 for (uint pp = 0; pp < cnt; pp++)
-                                        a += es[pp] * cache[rows_s[pp] * pc.p.row_width + vb + d];
+                                        a += es[pp] * float(cache[rows_s[pp] * pc.p.row_width + vb + d]);
                         acc[j] = a;
                 }
                 barrier(); // the next tile overwrites es and rows_s

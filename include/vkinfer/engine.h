@@ -25,6 +25,7 @@ struct vkinfer_error {
 struct vkinfer_engine_config {
         const char *device;        /* index or name substring; NULL = automatic */
         const char *cache_dir;     /* pipeline cache folder; NULL = XDG default */
+        const char *kv_cache_type; /* "auto" (NULL), "f16" or "f32" */
         uint32_t queue_size;       /* requests waiting at most; 0 = default */
         uint32_t max_sequences;    /* sequences running at once; 0 = default */
         uint32_t max_batch_tokens; /* tokens per scheduler step; 0 = default */

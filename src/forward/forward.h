@@ -21,6 +21,7 @@ struct runner_vk_opts {
         uint64_t device_memory;         /* bytes to budget against; 0: what the device reports free */
         uint32_t kv_tokens;             /* cache positions shared by all sequences; 0: n_ctx * max_seqs
                                          * (fewer lets more sequences wait on -ENOSPC than fit at full length) */
+        enum runner_kv_type kv_type;    /* f16 needs storageBuffer16BitAccess; AUTO picks it where present */
 };
 
 /* Per step the runner takes at most runner.max_tokens tokens, and at most
@@ -54,6 +55,8 @@ int runner_vk_estimate(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
 /* Bytes one decode step of one sequence reads, for bandwidth figures
  * (`vkinfer bench`): weights as stored (one row of the embedding table;
  * of each routed-expert tensor only the n_expert_used experts a token
- * picks) and the KV cache for n_keys positions (f32 rows: llama/qwen2 K
- * and V of every kv head, deepseek2 the latent and k_pe). */
-void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint64_t *ret_weights, uint64_t *ret_kv);
+ * picks) and the KV cache for n_keys positions of kv_value_bytes per value
+ * (rows: llama/qwen2 K and V of every kv head, deepseek2 the latent and
+ * k_pe). */
+void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint32_t kv_value_bytes, uint64_t *ret_weights,
+                            uint64_t *ret_kv);

@@ -5,7 +5,8 @@ static uint64_t bytes(const struct gguf_tensor *t) {
         return t ? t->n_bytes : 0;
 }
 
-void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint64_t *ret_weights, uint64_t *ret_kv) {
+void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint32_t kv_value_bytes, uint64_t *ret_weights,
+                            uint64_t *ret_kv) {
         const struct model_hparams *hp = &m->hp;
         uint64_t w = 0;
         /* one embedding row; the output head whole */
@@ -30,5 +31,5 @@ void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint64_t *re
         uint64_t row = hp->arch == MODEL_ARCH_DEEPSEEK2 ? hp->kv_lora_rank + hp->qk_rope
                                                          : (uint64_t) hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v);
         *ret_weights = w;
-        *ret_kv = (uint64_t) hp->n_layer * n_keys * row * 4;
+        *ret_kv = (uint64_t) hp->n_layer * n_keys * row * kv_value_bytes;
 }

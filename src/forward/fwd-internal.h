@@ -25,7 +25,7 @@ struct fwd_layer {
         uint32_t vb_mat_rows, vb_row0;
         struct fwd_weight ffn_gate, ffn_up, ffn_down;
         struct fwd_weight gate_inp, gate_exps, up_exps, down_exps, gate_sh, up_sh, down_sh;
-        struct vk_buf *cache; /* n_blocks * KV_BLOCK_TOKENS rows of row_width floats */
+        struct vk_buf *cache; /* n_blocks * KV_BLOCK_TOKENS rows of row_width values (f16 or f32) */
 };
 
 /* Activations, each max_tokens rows (logits: max_logits rows). */
@@ -53,6 +53,7 @@ struct fwd {
         const struct model *m;
         char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE + 16];
         uint32_t max_seqs, max_logits, max_blocks, n_blocks, row_width;
+        bool kv_f16; /* the cache holds f16 values (else f32) */
         uint32_t cache_dk, cache_dv;  /* attention key and value widths */
 
         struct vk_buf **bufs;         /* every weight buffer, to free */

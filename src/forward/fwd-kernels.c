@@ -24,7 +24,7 @@ static int pipeline(struct vk_seq *s, const char *name, uint32_t n_bindings, uin
         return vk_pipeline_get(vk_seq_ctx(s), name, n_bindings, push_size, &wg, 1, ret, err);
 }
 
-int fwd_attn(struct vk_seq *s, const struct push_attn *p, struct vk_view q, struct vk_view cache,
+int fwd_attn(struct vk_seq *s, const struct push_attn *p, bool f16, struct vk_view q, struct vk_view cache,
              struct vk_view block_table, struct vk_view tok_seq, struct vk_view tok_pos, struct vk_view out,
              struct vkinfer_err *err) {
         struct vk_pipeline *pl;
@@ -39,13 +39,14 @@ int fwd_attn(struct vk_seq *s, const struct push_attn *p, struct vk_view q, stru
             (r = need("attn", "out", out, (tl * p->o_ts + hl * p->o_hs + p->dv) * 4, &out, err)) < 0 ||
             (r = need("attn", "tok_seq", tok_seq, p->n_tokens * 4ull, &tok_seq, err)) < 0 ||
             (r = need("attn", "tok_pos", tok_pos, p->n_tokens * 4ull, &tok_pos, err)) < 0 ||
-            (r = need("attn", "cache", cache, (uint64_t) p->block_size * p->row_width * 4, &(struct vk_view) {0}, err)) < 0 ||
+            (r = need("attn", "cache", cache, (uint64_t) p->block_size * p->row_width * (f16 ? 2 : 4),
+                      &(struct vk_view) {0}, err)) < 0 ||
             (r = need("attn", "block_table", block_table, (uint64_t) p->max_blocks * 4, &(struct vk_view) {0}, err)) < 0)
                 return r;
         /* The cache and the tables are bound whole: rows come from the tables. */
         cache.size = cache.size / 4 * 4;
         block_table.size = block_table.size / 4 * 4;
-        if ((r = pipeline(s, "attn_paged", 6, sizeof(*p), WG_ATTN, &pl, err)) < 0)
+        if ((r = pipeline(s, f16 ? "attn_paged_f16" : "attn_paged", 6, sizeof(*p), WG_ATTN, &pl, err)) < 0)
                 return r;
         struct vk_view v[6] = {q, cache, block_table, tok_seq, tok_pos, out};
         uint32_t g[3];
@@ -53,8 +54,9 @@ int fwd_attn(struct vk_seq *s, const struct push_attn *p, struct vk_view q, stru
         return vk_seq_dispatch(s, pl, v, 6, p, sizeof(*p), g, err);
 }
 
-int fwd_kv_store(struct vk_seq *s, const struct push_kv_store *p0, struct vk_view src, struct vk_view rows,
+int fwd_kv_store(struct vk_seq *s, const struct push_kv_store *p0, bool f16, struct vk_view src, struct vk_view rows,
                  struct vk_view dst, struct vkinfer_err *err) {
+        const uint64_t vb = f16 ? 2 : 4; /* bytes per destination value */
         struct push_kv_store p = *p0;
         struct vk_pipeline *pl;
         int r;
@@ -67,12 +69,13 @@ int fwd_kv_store(struct vk_seq *s, const struct push_kv_store *p0, struct vk_vie
                 return r;
         if (p.has_rows) {
                 if ((r = need("kv_store", "rows", rows, p.n_tokens * 4ull, &rows, err)) < 0 ||
-                    (r = need("kv_store", "dst", dst, (uint64_t) p.row_width * 4, &(struct vk_view) {0}, err)) < 0)
+                    (r = need("kv_store", "dst", dst, (uint64_t) p.row_width * vb, &(struct vk_view) {0}, err)) < 0)
                         return r;
                 dst.size = dst.size / 4 * 4; /* rows anywhere in the cache */
-        } else if ((r = need("kv_store", "dst", dst, (uint64_t) p.n_tokens * p.row_width * 4, &dst, err)) < 0)
+        } else if ((r = need("kv_store", "dst", dst, (uint64_t) p.n_tokens * p.row_width * vb, &dst, err)) < 0) {
                 return r;
-        if ((r = pipeline(s, "kv_store", 3, sizeof(p), WG_ELEM, &pl, err)) < 0)
+        }
+        if ((r = pipeline(s, f16 ? "kv_store_f16" : "kv_store", 3, sizeof(p), WG_ELEM, &pl, err)) < 0)
                 return r;
         struct vk_view v[3] = {src, p.has_rows ? rows : src, dst};
         uint32_t g[3];

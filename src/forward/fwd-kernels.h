@@ -5,21 +5,23 @@
  * structs in shaders/push.h say exactly what each computes. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ops/ops.h"
 #include "push.h" /* shaders/ */
 
-/* Attention over the paged cache: p as push_attn (push.h). q, cache,
- * block_table (uint32), tok_seq (uint32 per token), tok_pos (int32 per
- * token), out (float). The cache view must hold every row the block table
- * names. */
-int fwd_attn(struct vk_seq *s, const struct push_attn *p, struct vk_view q, struct vk_view cache,
+/* Attention over the paged cache: p as push_attn (push.h). q, cache (f16
+ * values when f16, else float), block_table (uint32), tok_seq (uint32 per
+ * token), tok_pos (int32 per token), out (float). The cache view must hold
+ * every row the block table names. */
+int fwd_attn(struct vk_seq *s, const struct push_attn *p, bool f16, struct vk_view q, struct vk_view cache,
              struct vk_view block_table, struct vk_view tok_seq, struct vk_view tok_pos, struct vk_view out,
              struct vkinfer_err *err);
 /* Rows into the cache (rows: uint32 per token) or, with rows.size == 0, a
- * strided copy into dst; p as push_kv_store (has_rows is set here). */
-int fwd_kv_store(struct vk_seq *s, const struct push_kv_store *p, struct vk_view src, struct vk_view rows,
+ * strided copy into dst; p as push_kv_store (has_rows is set here). With
+ * f16, dst holds f16 values (an f16 cache). */
+int fwd_kv_store(struct vk_seq *s, const struct push_kv_store *p, bool f16, struct vk_view src, struct vk_view rows,
                  struct vk_view dst, struct vkinfer_err *err);
 /* Routing: logits n_tokens x n_expert, bias n_expert floats (size 0: none),
  * out ids (uint32) and weights n_tokens x k; p as push_moe_route. */

@@ -145,7 +145,7 @@ static const struct runner_ops vk_ops = {
 /* ---- Sizing ---- */
 
 struct sizing {
-        uint32_t max_tokens, max_logits, max_blocks, n_blocks, row_width;
+        uint32_t max_tokens, max_logits, max_blocks, n_blocks, row_width, kv_value_bytes;
         uint64_t weights, kv, act;
 };
 
@@ -170,13 +170,19 @@ static int size_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         if ((r = fwd_weights_bytes(m, &z->weights, err)) < 0)
                 return r;
 
+        enum runner_kv_type kv = opts ? opts->kv_type : RUNNER_KV_AUTO;
+        bool storage16 = vk_ctx_info(ctx)->storage16;
+        if (kv == RUNNER_KV_F16 && !storage16)
+                return err_set(err, -EOPNOTSUPP, "an f16 KV cache needs storageBuffer16BitAccess, which %s lacks: "
+                               "use f32", vk_ctx_info(ctx)->name);
+        z->kv_value_bytes = kv == RUNNER_KV_F32 || (kv == RUNNER_KV_AUTO && !storage16) ? 4 : 2;
         z->row_width = hp->arch == MODEL_ARCH_DEEPSEEK2 ? hp->kv_lora_rank + hp->qk_rope
                                                          : hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v);
         z->max_blocks = (n_ctx + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS;
         uint64_t n_blocks = (uint64_t) z->max_blocks * max_seqs;
         if (opts && opts->kv_tokens && (opts->kv_tokens + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS < n_blocks)
                 n_blocks = (opts->kv_tokens + KV_BLOCK_TOKENS - 1) / KV_BLOCK_TOKENS;
-        uint64_t layer_bytes = n_blocks * KV_BLOCK_TOKENS * z->row_width * 4;
+        uint64_t layer_bytes = n_blocks * KV_BLOCK_TOKENS * z->row_width * z->kv_value_bytes;
         if (layer_bytes > range || n_blocks * KV_BLOCK_TOKENS > UINT32_MAX)
                 return err_set(err, -E2BIG, "a KV cache of %u sequences x %u positions takes %.2f MiB per layer, over "
                                "the device's %.2f MiB storage-buffer range: lower the context or the sequences",
@@ -265,6 +271,8 @@ int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
         f->max_blocks = z.max_blocks;
         f->n_blocks = z.n_blocks;
         f->row_width = z.row_width;
+        f->kv_f16 = z.kv_value_bytes == 2;
+        f->runner.kv_value_bytes = z.kv_value_bytes;
         f->layers = calloc(hp->n_layer ? hp->n_layer : 1, sizeof(*f->layers));
         uint64_t act_bytes;
         if (!f->layers) {
@@ -279,7 +287,7 @@ int runner_vk_new_opts(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
                 goto fail;
         memset(f->a.table->map, 0, (size_t) max_seqs * z.max_blocks * 4);
         for (uint32_t il = 0; il < hp->n_layer; il++)
-                if ((r = vk_buf_alloc(ctx, VK_MEM_DEVICE, (uint64_t) z.n_blocks * KV_BLOCK_TOKENS * z.row_width * 4,
+                if ((r = vk_buf_alloc(ctx, VK_MEM_DEVICE, (uint64_t) z.n_blocks * KV_BLOCK_TOKENS * z.row_width * z.kv_value_bytes,
                                       &f->layers[il].cache, err)) < 0)
                         goto fail;
         *ret = &f->runner;

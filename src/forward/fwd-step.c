@@ -63,10 +63,10 @@ static int attn_gqa(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
 
         /* cache row: [K of every kv head | V of every kv head] */
         struct push_kv_store ks = {.n_tokens = T, .width = KVH * dk, .src_ts = KVH * dk, .row_width = f->row_width};
-        TRY(fwd_kv_store(s, &ks, a->k->view, a->in_rows, l->cache->view, err));
+        TRY(fwd_kv_store(s, &ks, f->kv_f16, a->k->view, a->in_rows, l->cache->view, err));
         ks.width = ks.src_ts = KVH * dv;
         ks.dst_off = KVH * dk;
-        TRY(fwd_kv_store(s, &ks, a->v->view, a->in_rows, l->cache->view, err));
+        TRY(fwd_kv_store(s, &ks, f->kv_f16, a->v->view, a->in_rows, l->cache->view, err));
 
         struct push_attn ap = {
                 .n_tokens = T, .n_head = H, .group = H / KVH, .dk = dk, .dv = dv, .q_ts = H * dk, .q_hs = dk,
@@ -74,7 +74,7 @@ static int attn_gqa(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
                 .block_size = KV_BLOCK_TOKENS, .max_blocks = f->max_blocks, .o_ts = H * dv, .o_hs = dv,
                 .scale = hp->kq_scale,
         };
-        TRY(fwd_attn(s, &ap, a->q->view, l->cache->view, a->table->view, a->in_seq, a->in_pos, a->att->view, err));
+        TRY(fwd_attn(s, &ap, f->kv_f16, a->q->view, l->cache->view, a->table->view, a->in_seq, a->in_pos, a->att->view, err));
         TRY(op_matvec_batch(s, &l->wo.w, a->att->view, a->o->view, T, err));
         return bias(s, l->bo, a->o->view, T, hp->n_embd, err);
 }
@@ -100,7 +100,7 @@ static int attn_mla(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
         /* kv = [latent | k_pe]; latent normed, k_pe roped, both cached */
         TRY(op_matvec_batch(s, &l->wkv_a.w, a->h->view, a->kv->view, T, err));
         struct push_kv_store cp = {.n_tokens = T, .width = rank, .src_ts = W, .row_width = rank};
-        TRY(fwd_kv_store(s, &cp, a->kv->view, (struct vk_view) {0}, a->lat->view, err));
+        TRY(fwd_kv_store(s, &cp, false, a->kv->view, (struct vk_view) {0}, a->lat->view, err));
         TRY(op_rmsnorm(s, a->lat->view, l->kv_a_norm, a->lat->view, rank, T, hp->rms_eps, err));
         struct op_rope rp = rope_params(hp, T);
         rp.head_dim = nrope;
@@ -110,10 +110,10 @@ static int attn_mla(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
         rp.x_ts = W;
         TRY(op_rope(s, &rp, a->kv->view, a->in_pos, f->rope_freqs, a->kpe->view, err));
         struct push_kv_store ks = {.n_tokens = T, .width = rank, .src_ts = rank, .row_width = W};
-        TRY(fwd_kv_store(s, &ks, a->lat->view, a->in_rows, l->cache->view, err));
+        TRY(fwd_kv_store(s, &ks, f->kv_f16, a->lat->view, a->in_rows, l->cache->view, err));
         ks.width = ks.src_ts = nrope;
         ks.dst_off = rank;
-        TRY(fwd_kv_store(s, &ks, a->kpe->view, a->in_rows, l->cache->view, err));
+        TRY(fwd_kv_store(s, &ks, f->kv_f16, a->kpe->view, a->in_rows, l->cache->view, err));
 
         /* the attention query per head: [k_b^T q_nope (rank) | roped q_pe] */
         rp = rope_params(hp, T);
@@ -138,7 +138,7 @@ static int attn_mla(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
                 .k_off = 0, .k_hs = 0, .v_off = 0, .v_hs = 0, .row_width = W, .block_size = KV_BLOCK_TOKENS,
                 .max_blocks = f->max_blocks, .o_ts = H * rank, .o_hs = rank, .scale = hp->kq_scale,
         };
-        TRY(fwd_attn(s, &ap, a->qa->view, l->cache->view, a->table->view, a->in_seq, a->in_pos, a->att->view, err));
+        TRY(fwd_attn(s, &ap, f->kv_f16, a->qa->view, l->cache->view, a->table->view, a->in_seq, a->in_pos, a->att->view, err));
 
         /* out of the latent space with v_b, then attn_output */
         struct op_matvec_id vb = {

@@ -33,6 +33,11 @@ int vkinfer_engine_new(const struct vkinfer_engine_config *config, struct vkinfe
         if (!e)
                 return fail(err, -ENOMEM, "out of memory");
         e->config = *config;
+        e->config.kv_cache_type = NULL; /* parsed into kv_type */
+        if (runner_kv_type_parse(config->kv_cache_type, &e->kv_type) < 0) {
+                free(e);
+                return fail(err, -EINVAL, "KV cache type '%s': use auto, f16 or f32", config->kv_cache_type);
+        }
         /* Own copies: the caller's strings may go (the daemon frees its old
          * configuration on reload, and models load later from these). */
         e->config.device = config->device ? strdup(config->device) : NULL;
@@ -121,7 +126,7 @@ static void relay_progress(void *userdata, uint64_t done, uint64_t total) {
 static int runner_for(struct vkinfer_engine *e, struct engine_model *m, uint32_t n_ctx, struct runner **ret,
                       struct vkinfer_err *err) {
         struct progress_relay relay = {e, m->name};
-        return runner_open_progress(e->config.device, e->config.cache_dir, m->model, n_ctx, e->config.max_sequences,
+        return runner_open_progress(e->config.device, e->config.cache_dir, e->kv_type, m->model, n_ctx, e->config.max_sequences,
                                     e->config.load_progress ? relay_progress : NULL, &relay, ret, err);
 }
 

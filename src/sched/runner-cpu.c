@@ -119,7 +119,7 @@ int runner_cpu_new(const struct model *m, uint32_t n_ctx, uint32_t max_seqs, str
                 cpu_destroy(&c->base);
                 return err_set(err, -ENOMEM, "out of memory");
         }
-        c->base = (struct runner){.ops = &cpu_ops, .n_vocab = m->hp.n_vocab, .n_ctx = n_ctx, .max_tokens = 4096,
+        c->base = (struct runner){.ops = &cpu_ops, .kv_value_bytes = 4, .n_vocab = m->hp.n_vocab, .n_ctx = n_ctx, .max_tokens = 4096,
                                   .max_logit_rows = 4096};
         *ret = &c->base;
         return 0;

@@ -80,12 +80,24 @@ static const struct runner_ops owner_ops = {
         .destroy = own_destroy,
 };
 
-int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,
-                struct vkinfer_err *err) {
-        return runner_open_progress(device, NULL, m, n_ctx, max_seqs, NULL, NULL, ret, err);
+int runner_kv_type_parse(const char *s, enum runner_kv_type *ret) {
+        if (!s || !*s || strcmp(s, "auto") == 0)
+                *ret = RUNNER_KV_AUTO;
+        else if (strcmp(s, "f16") == 0)
+                *ret = RUNNER_KV_F16;
+        else if (strcmp(s, "f32") == 0)
+                *ret = RUNNER_KV_F32;
+        else
+                return -EINVAL;
+        return 0;
 }
 
-int runner_open_progress(const char *device, const char *cache_dir, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
+int runner_open(const char *device, enum runner_kv_type kv, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
+                struct runner **ret, struct vkinfer_err *err) {
+        return runner_open_progress(device, NULL, kv, m, n_ctx, max_seqs, NULL, NULL, ret, err);
+}
+
+int runner_open_progress(const char *device, const char *cache_dir, enum runner_kv_type kv, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                          void (*progress)(void *userdata, uint64_t done, uint64_t total), void *userdata,
                          struct runner **ret, struct vkinfer_err *err) {
         /* VKINFER_DEVICE overrides the option for Vulkan devices (vk-device.c);
@@ -100,7 +112,7 @@ int runner_open_progress(const char *device, const char *cache_dir, const struct
         int r = vk_ctx_create(&vo, &o->ctx, err);
         if (r >= 0)
                 r = runner_vk_new_opts(o->ctx, m, n_ctx, max_seqs,
-                                       &(struct runner_vk_opts){.progress = progress, .progress_data = userdata},
+                                       &(struct runner_vk_opts){.progress = progress, .progress_data = userdata, .kv_type = kv},
                                        &o->inner, err);
         if (r < 0) {
                 own_destroy(&o->base);

@@ -44,8 +44,15 @@ struct runner_ops {
         void (*destroy)(struct runner *r);
 };
 
+/* The values of the KV cache. AUTO: f16 where the device has 16-bit
+ * storage (half the memory and the attention's reads), else f32. */
+enum runner_kv_type { RUNNER_KV_AUTO, RUNNER_KV_F32, RUNNER_KV_F16 };
+/* "auto", "f16" or "f32" (NULL or "": auto); -EINVAL for anything else. */
+int runner_kv_type_parse(const char *s, enum runner_kv_type *ret);
+
 struct runner {
         const struct runner_ops *ops;
+        uint32_t kv_value_bytes; /* 2 (f16) or 4 (f32) per cached value */
         uint32_t n_vocab;
         uint32_t n_ctx;       /* positions per sequence at most */
         uint32_t max_tokens;  /* tokens per step at most */
@@ -63,11 +70,11 @@ int runner_logits_all(struct runner *r, const int32_t *tokens, uint32_t n, float
 
 /* The runner for a device: "cpu-reference" selects the CPU reference; any
  * other value (NULL: automatic) a Vulkan device by index or name. */
-int runner_open(const char *device, const struct model *m, uint32_t n_ctx, uint32_t max_seqs, struct runner **ret,
-                struct vkinfer_err *err);
+int runner_open(const char *device, enum runner_kv_type kv, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
+                struct runner **ret, struct vkinfer_err *err);
 /* The same, with the pipeline cache folder (NULL: $XDG_CACHE_HOME/vkinfer),
  * reporting the weights' upload: progress(userdata, done, total). */
-int runner_open_progress(const char *device, const char *cache_dir, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
+int runner_open_progress(const char *device, const char *cache_dir, enum runner_kv_type kv, const struct model *m, uint32_t n_ctx, uint32_t max_seqs,
                          void (*progress)(void *userdata, uint64_t done, uint64_t total), void *userdata,
                          struct runner **ret, struct vkinfer_err *err);
 

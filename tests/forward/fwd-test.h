@@ -28,10 +28,11 @@ static inline int fwd_test_model(const char *variant, uint32_t type, struct tiny
         return fwd_test_model_embd(variant, type, 0, tm);
 }
 
+/* kv: RUNNER_KV_F32 where the forward must match the reference closely. */
 static inline struct runner *fwd_test_runner(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx,
-                                             uint32_t max_seqs) {
+                                             uint32_t max_seqs, enum runner_kv_type kv) {
         struct runner *rn = NULL;
-        int r = runner_vk_new(ctx, m, n_ctx, max_seqs, &rn, &test_err);
+        int r = runner_vk_new_opts(ctx, m, n_ctx, max_seqs, &(struct runner_vk_opts){.kv_type = kv}, &rn, &test_err);
         CHECK_OK(r, test_err);
         return r < 0 ? NULL : rn;
 }

@@ -44,7 +44,7 @@ static void check_variant(struct vk_ctx *ctx, const char *variant) {
         if (fwd_test_model(variant, GGML_TYPE_F32, &tm) < 0)
                 return;
         const uint32_t V = tm.model->hp.n_vocab;
-        struct runner *rn = fwd_test_runner(ctx, tm.model, N_CTX, N_SEQ);
+        struct runner *rn = fwd_test_runner(ctx, tm.model, N_CTX, N_SEQ, RUNNER_KV_AUTO);
         struct seq_data sd[N_SEQ];
         float *logits = malloc(sizeof(float) * V * N_SEQ);
         memset(sd, 0, sizeof(sd));

@@ -7,7 +7,9 @@
  *   F16, Q8_0, Q4_0 (n_embd 64), Q4_K, Q5_K, Q6_K
  *   (n_embd 256), vs the reference on the same file:     1e-4 (measured <= 2e-6)
  * The reference reads the same quantized weights, so the bounds cover only
- * float accumulation and activations. Also: the absorbed GPU MLA against
+ * float accumulation and activations. With an f16 KV cache (the default
+ * where the device has 16-bit storage), every variant:  1e-2 (measured
+ * <= 1.5e-3 on lavapipe). Also: the absorbed GPU MLA against
  * the reference's expanded form, weights bound in row ranges (a 32 KiB
  * storage range), the memory budget check and the upload progress. */
 #include "fwd-test.h"
@@ -25,6 +27,7 @@
 static double worst;
 static enum ref_mla_form mla_form = REF_MLA_ABSORBED;
 static uint32_t n_embd; /* 0: the variant's */
+static enum runner_kv_type kv_type = RUNNER_KV_F32;
 
 static void run_lengths(struct vk_ctx *ctx, const char *variant, uint32_t type, double tol, uint32_t prefill,
                         uint32_t decode) {
@@ -38,7 +41,7 @@ static void run_lengths(struct vk_ctx *ctx, const char *variant, uint32_t type, 
 
         struct ref_state *rs = NULL;
         float *ref = malloc(sizeof(float) * V * prefill), *got = malloc(sizeof(float) * V);
-        struct runner *rn = fwd_test_runner(ctx, m, N_CTX, 2);
+        struct runner *rn = fwd_test_runner(ctx, m, N_CTX, 2, kv_type);
         int r = ref_state_new(m, N_CTX, mla_form, &rs, &test_err);
         CHECK_OK(r, test_err);
         uint32_t seq = 0;
@@ -104,11 +107,17 @@ static void check_budget_progress(struct vk_ctx *ctx) {
         CHECK(r == -ENOMEM && strstr(test_err.msg, "MiB free") && strstr(test_err.msg, "needs"),
               "1 MiB budget: %d %s", r, test_err.msg);
         uint64_t w, kv, act;
-        r = runner_vk_estimate(ctx, tm.model, N_CTX, 2, NULL, &w, &kv, &act, &test_err);
+        r = runner_vk_estimate(ctx, tm.model, N_CTX, 2, &(struct runner_vk_opts){.kv_type = RUNNER_KV_F32}, &w, &kv,
+                               &act, &test_err);
         CHECK_OK(r, test_err);
         CHECK(w >= tm.model->weight_bytes && kv == 2ull * N_CTX * (32 + 16) * 4 * tm.model->hp.n_layer,
               "estimate: weights %llu (file %llu), kv %llu", (unsigned long long) w,
               (unsigned long long) tm.model->weight_bytes, (unsigned long long) kv);
+        uint64_t w16, kv16, act16; /* an f16 cache takes half */
+        r = runner_vk_estimate(ctx, tm.model, N_CTX, 2, &(struct runner_vk_opts){.kv_type = RUNNER_KV_F16}, &w16,
+                               &kv16, &act16, &test_err);
+        CHECK(vk_ctx_info(ctx)->storage16 ? r == 0 && kv16 * 2 == kv : r == -EOPNOTSUPP, "f16 estimate: %d, kv %llu",
+              r, (unsigned long long) kv16);
         struct progress pr = {0};
         opts = (struct runner_vk_opts) {.progress = on_progress, .progress_data = &pr, .device_memory = w + kv + act};
         r = runner_vk_new_opts(ctx, tm.model, N_CTX, 2, &opts, &rn, &test_err);
@@ -157,6 +166,17 @@ int main(void) {
                                 ggml_type_name(kquants[q]), worst);
                 }
         n_embd = 0;
+
+        /* an f16 cache, where the device has 16-bit storage */
+        if (vk_ctx_info(ctx)->storage16) {
+                kv_type = RUNNER_KV_F16;
+                for (size_t i = 0; tiny_model_variants[i]; i++) {
+                        worst = 0;
+                        run_variant(ctx, tiny_model_variants[i], GGML_TYPE_F32, 1e-2);
+                        fprintf(stderr, "%-28s f32, f16 cache: worst rel L2 %.3g\n", tiny_model_variants[i], worst);
+                }
+                kv_type = RUNNER_KV_F32;
+        }
 
         /* other prompt lengths: one token, exactly one block, many blocks */
         static const uint32_t lengths[][2] = {{1, 3}, {16, 2}, {45, 3}};

@@ -32,7 +32,7 @@ static void check(const char *variant) {
                         want += t->n_bytes;
         }
         uint64_t w, kv;
-        runner_vk_decode_bytes(m, 10, &w, &kv);
+        runner_vk_decode_bytes(m, 10, 4, &w, &kv);
         CHECK(w == want, "%s: weights %llu, counted %llu", variant, (unsigned long long) w, (unsigned long long) want);
         uint64_t row = hp->arch == MODEL_ARCH_DEEPSEEK2 ? o.kv_lora_rank + o.qk_rope
                                                          : (uint64_t) o.n_head_kv * o.head_dim * 2;

@@ -11,6 +11,7 @@
  *   moe_route: softmax and sigmoid gating, bias, groups, normalisation and
  *     scale, vs ref_moe_route (ids exact, weights 1e-5);
  *   moe_combine: vs fwdref_moe_combine (1e-6). */
+#include <math.h>
 #include <string.h>
 
 #include "forward/fwd-kernels.h"
@@ -143,7 +144,11 @@ static void test_attn(struct vk_ctx *ctx, struct test_rng *rng) {
         };
         uint32_t tok_seq[5] = {0, 1, 0, 1, 1};
         int32_t tok_pos[5] = {0, 15, 16, 100, 127};
-        for (size_t li = 0; li < ELEMENTSOF(layouts); li++) {
+        for (size_t lf = 0; lf < 2 * ELEMENTSOF(layouts); lf++) {
+                /* each layout over an f32 cache, then over an f16 one (the
+                 * reference reads the same f16-rounded values) */
+                size_t li = lf % ELEMENTSOF(layouts);
+                bool f16 = lf >= ELEMENTSOF(layouts);
                 struct push_attn p = {
                         .n_tokens = 5, .n_head = layouts[li].n_head, .group = layouts[li].group, .dk = layouts[li].dk,
                         .dv = layouts[li].dv, .k_off = layouts[li].k_off, .k_hs = layouts[li].k_hs,
@@ -159,16 +164,23 @@ static void test_attn(struct vk_ctx *ctx, struct test_rng *rng) {
                 float *q = malloc(4 * nq), *cache = malloc(4 * nc), *o = malloc(4 * no), *or_ = malloc(4 * no);
                 test_fill(rng, q, nq, 2.0f);
                 test_fill(rng, cache, nc, 1.0f);
-                struct vk_buf *bq = test_buf(ctx, q, 4 * nq), *bc = test_buf(ctx, cache, 4 * nc);
+                uint16_t *cache16 = malloc(2 * nc);
+                for (size_t i = 0; i < nc && f16; i++) {
+                        cache16[i] = fp32_to_fp16(cache[i]);
+                        cache[i] = fp16_to_fp32(cache16[i]);
+                }
+                struct vk_buf *bq = test_buf(ctx, q, 4 * nq);
+                struct vk_buf *bc = f16 ? test_buf(ctx, cache16, 2 * nc) : test_buf(ctx, cache, 4 * nc);
                 struct vk_buf *bt = test_buf(ctx, table, sizeof(table)), *bs = test_buf(ctx, tok_seq, sizeof(tok_seq));
                 struct vk_buf *bp = test_buf(ctx, tok_pos, sizeof(tok_pos)), *bo = test_buf(ctx, NULL, 4 * no);
                 struct vk_seq *s = test_seq(ctx);
-                CHECK_OK(fwd_attn(s, &p, bq->view, bc->view, bt->view, bs->view, bp->view, bo->view, &test_err), test_err);
+                CHECK_OK(fwd_attn(s, &p, f16, bq->view, bc->view, bt->view, bs->view, bp->view, bo->view, &test_err),
+                         test_err);
                 test_seq_run(s);
                 test_read(ctx, bo, o, 4 * no);
                 fwdref_attn(&p, q, cache, table, tok_seq, tok_pos, or_);
                 char what[64];
-                snprintf(what, sizeof(what), "attn %s", layouts[li].name);
+                snprintf(what, sizeof(what), "attn %s%s", layouts[li].name, f16 ? " f16 cache" : "");
                 test_close(what, o, or_, no, TOL);
                 vk_seq_destroy(s);
                 vk_buf_free(ctx, bq);
@@ -179,6 +191,7 @@ static void test_attn(struct vk_ctx *ctx, struct test_rng *rng) {
                 vk_buf_free(ctx, bo);
                 free(q);
                 free(cache);
+                free(cache16);
                 free(o);
                 free(or_);
         }
@@ -193,22 +206,39 @@ static void test_kv_store(struct vk_ctx *ctx, struct test_rng *rng) {
         struct vk_buf *bs = test_buf(ctx, src, sizeof(src)), *br = test_buf(ctx, rows, sizeof(rows));
         struct vk_buf *bd = test_buf(ctx, NULL, 4ull * n_rows * row_width);
         struct vk_seq *s = test_seq(ctx);
-        CHECK_OK(fwd_kv_store(s, &p, bs->view, br->view, bd->view, &test_err), test_err);
+        CHECK_OK(fwd_kv_store(s, &p, false, bs->view, br->view, bd->view, &test_err), test_err);
         test_seq_run(s);
         test_read(ctx, bd, dst, 4ull * n_rows * row_width);
         fwdref_kv_store(&p, src, rows, dr);
         CHECK(memcmp(dst, dr, 4ull * n_rows * row_width) == 0, "kv_store into rows");
+        /* into an f16 cache: the same values, rounded to f16 (to nearest; a
+         * driver may round toward zero: one f16 ulp either way) */
+        {
+                struct vk_buf *bh = test_buf(ctx, NULL, 2ull * n_rows * row_width);
+                uint16_t *h = calloc(n_rows * row_width, 2);
+                vk_upload(ctx, bh->view, h, 2ull * n_rows * row_width, &test_err);
+                vk_seq_begin(s, &test_err);
+                CHECK_OK(fwd_kv_store(s, &p, true, bs->view, br->view, bh->view, &test_err), test_err);
+                test_seq_run(s);
+                test_read(ctx, bh, h, 2ull * n_rows * row_width);
+                bool close = true;
+                for (uint32_t i = 0; i < n_rows * row_width; i++)
+                        close &= fabsf(fp16_to_fp32(h[i]) - dr[i]) <= fabsf(dr[i]) / 1024.0f;
+                CHECK(close, "kv_store into rows of an f16 cache");
+                vk_buf_free(ctx, bh);
+                free(h);
+        }
         /* strided, no rows */
         memset(dr, 0, 4ull * n_rows * row_width);
         vk_upload(ctx, bd->view, dr, 4ull * n_rows * row_width, &test_err);
         vk_seq_begin(s, &test_err);
-        CHECK_OK(fwd_kv_store(s, &p, bs->view, (struct vk_view) {0}, bd->view, &test_err), test_err);
+        CHECK_OK(fwd_kv_store(s, &p, false, bs->view, (struct vk_view) {0}, bd->view, &test_err), test_err);
         test_seq_run(s);
         test_read(ctx, bd, dst, 4ull * n_rows * row_width);
         fwdref_kv_store(&p, src, NULL, dr);
         CHECK(memcmp(dst, dr, 4ull * n_rows * row_width) == 0, "kv_store strided");
         p.dst_off = 8; /* past the row */
-        CHECK(fwd_kv_store(s, &p, bs->view, br->view, bd->view, &test_err) == -EINVAL, "values past the row refused");
+        CHECK(fwd_kv_store(s, &p, false, bs->view, br->view, bd->view, &test_err) == -EINVAL, "values past the row refused");
         vk_seq_destroy(s);
         vk_buf_free(ctx, bs);
         vk_buf_free(ctx, br);

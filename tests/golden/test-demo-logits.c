@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
                 r = model_load(f, &m, &err);
         const char *device = getenv("VKINFER_TEST_DEVICE");
         if (r >= 0)
-                r = runner_open(device, m, 256, 1, &run, &err);
+                r = runner_open(device, RUNNER_KV_AUTO, m, 256, 1, &run, &err);
         if (r == -ENODEV) {
                 fprintf(stderr, "no Vulkan device: %s\n", err.msg);
                 return TEST_SKIP;
