@@ -1,4 +1,5 @@
 #include "api.h"
+#include "params.h"
 
 #include "vkinfer/vkinfer.h"
 
@@ -23,20 +24,6 @@ static int fail(char *err, size_t size, const char **ret_param, const char *para
 }
 
 /* A number field within [lo, hi]; absent or null leaves *v alone. */
-static int get_number(json_t *root, const char *key, double lo, double hi, float *v, char *err, size_t size,
-                      const char **ret_param) {
-        json_t *j = json_object_get(root, key);
-        if (!j || json_is_null(j))
-                return 0;
-        if (!json_is_number(j))
-                return fail(err, size, ret_param, key, "'%s' must be a number", key);
-        double x = json_number_value(j);
-        if (!isfinite(x) || x < lo || x > hi)
-                return fail(err, size, ret_param, key, "'%s' must be between %g and %g", key, lo, hi);
-        *v = (float) x;
-        return 0;
-}
-
 static int get_int(json_t *root, const char *key, long long lo, long long hi, long long *v, bool *present,
                    char *err, size_t size, const char **ret_param) {
         json_t *j = json_object_get(root, key);
@@ -192,30 +179,21 @@ int api_request_parse(enum api_kind kind, const char *body, size_t len, struct a
 
         long long v;
         bool present;
-        if ((ret = get_int(root, "max_tokens", 1, 1 << 24, &v, &present, err, size, ret_param)) < 0)
-                return ret;
-        if (present)
-                p->max_tokens = v;
-        if ((ret = get_int(root, "max_completion_tokens", 1, 1 << 24, &v, &present, err, size, ret_param)) < 0)
-                return ret;
-        if (present)
-                p->max_tokens = v;
         if ((ret = get_int(root, "n", 1, 1, &v, NULL, err, size, ret_param)) < 0)
                 return fail(err, size, ret_param, "n", "only n = 1 is supported");
+        /* The numeric parameters, with the ranges D-Bus requests get too. */
+        for (const char *const *k = params_numeric_keys; *k; k++) {
+                json_t *j = json_object_get(root, *k);
+                char why[160];
+                if (!j || json_is_null(j))
+                        continue;
+                bool whole = params_is_integer(*k);
+                if (whole ? !json_is_integer(j) : !json_is_number(j))
+                        return fail(err, size, ret_param, *k, "'%s' must be %s", *k, whole ? "an integer" : "a number");
+                if (params_set(p, *k, json_number_value(j), why, sizeof(why)) < 0)
+                        return fail(err, size, ret_param, *k, "%s", why);
+        }
         struct vkinfer_sampling *s = &p->sampling;
-        if ((ret = get_number(root, "temperature", 0, 2, &s->temperature, err, size, ret_param)) < 0 ||
-            (ret = get_number(root, "top_p", 0, 1, &s->top_p, err, size, ret_param)) < 0 ||
-            (ret = get_number(root, "min_p", 0, 1, &s->min_p, err, size, ret_param)) < 0 ||
-            (ret = get_number(root, "presence_penalty", -2, 2, &s->presence_penalty, err, size, ret_param)) < 0 ||
-            (ret = get_number(root, "frequency_penalty", -2, 2, &s->frequency_penalty, err, size, ret_param)) < 0 ||
-            (ret = get_number(root, "repeat_penalty", 0.01, 10, &s->repeat_penalty, err, size, ret_param)) < 0)
-                return ret;
-        if (s->top_p == 0)
-                return fail(err, size, ret_param, "top_p", "'top_p' must be greater than 0");
-        if ((ret = get_int(root, "top_k", 0, 1 << 20, &v, &present, err, size, ret_param)) < 0)
-                return ret;
-        if (present)
-                s->top_k = (int32_t) v;
         json_t *seed = json_object_get(root, "seed");
         if (seed && !json_is_null(seed)) {
                 if (!json_is_integer(seed))

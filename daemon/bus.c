@@ -7,8 +7,10 @@
  * system bus the signals go only to the caller (other users must not read
  * them); on a session bus they are broadcast, so `gdbus monitor` shows them. */
 #include "bus.h"
+#include "params.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,28 +275,20 @@ static int parse_options(sd_bus_message *msg, struct bus_request *br, struct vki
                         p->template_vars_json = keep(br, b ? "{\"enable_thinking\":true}" : "{\"enable_thinking\":false}");
                 } else if (numeric && (r = read_number(msg, contents, &x)) >= 0) {
                         struct vkinfer_sampling *s = &p->sampling;
-                        if (strcmp(key, "max_tokens") == 0 && x >= 1)
-                                p->max_tokens = (int64_t) x;
-                        else if (strcmp(key, "temperature") == 0 && x >= 0 && x <= 2)
-                                s->temperature = (float) x;
-                        else if (strcmp(key, "top_p") == 0 && x > 0 && x <= 1)
-                                s->top_p = (float) x;
-                        else if (strcmp(key, "top_k") == 0 && x >= 0)
-                                s->top_k = (int32_t) x;
-                        else if (strcmp(key, "min_p") == 0 && x >= 0 && x <= 1)
-                                s->min_p = (float) x;
-                        else if (strcmp(key, "presence_penalty") == 0 && x >= -2 && x <= 2)
-                                s->presence_penalty = (float) x;
-                        else if (strcmp(key, "frequency_penalty") == 0 && x >= -2 && x <= 2)
-                                s->frequency_penalty = (float) x;
-                        else if (strcmp(key, "repeat_penalty") == 0 && x > 0 && x <= 10)
-                                s->repeat_penalty = (float) x;
-                        else if (strcmp(key, "seed") == 0 && x >= 0) {
+                        char why[160];
+                        int k = 0;
+                        if (strcmp(key, "seed") == 0 && x >= 0 && x == floor(x)) {
                                 s->seed = (uint64_t) x;
                                 s->has_seed = true;
-                        } else
+                        } else if (strcmp(key, "seed") == 0) {
                                 return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
-                                                         "option '%s': unknown, or value %g out of range", key, x);
+                                                         "option 'seed' must be a whole number >= 0, not %g", x);
+                        } else if ((k = params_set(p, key, x, why, sizeof(why))) < 0) {
+                                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument", "option %s", why);
+                        } else if (k == 0) {
+                                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
+                                                         "option '%s' is unknown", key);
+                        }
                 } else {
                         return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
                                                  "option '%s' of type '%s' is not supported", key, contents);

@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import check  # noqa: E402
+import vkinfer_client as vc  # noqa: E402
 import harness  # noqa: E402
 
 DEST = ["org.vkinfer.Inference1", "/org/vkinfer/Inference1", "org.vkinfer.Inference1"]
@@ -116,6 +117,17 @@ def main():
         check(rc != 0 and "temperature" in err, "bad option: %s" % err)
         rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "1", "colour", "s", "red")
         check(rc != 0 and "colour" in err, "unknown option: %s" % err)
+        # The same ranges as the HTTP API (daemon/params.c), with the same words.
+        sock = os.path.join(tmp, "vkinfer", "vkinfer.sock")
+        for key, sig, value, jvalue, words in (("repeat_penalty", "d", "0.005", 0.005, "between 0.01 and 10"),
+                                               ("top_k", "u", "2000000", 2000000, "between 0 and 1048576"),
+                                               ("top_p", "d", "0", 0, "greater than 0"),
+                                               ("max_tokens", "d", "2.5", 2.5, "integer")):
+            rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "1", key, sig, value)
+            check(rc != 0 and words in err and "InvalidArgument" not in out, "D-Bus %s=%s: %s" % (key, value, err))
+            st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "x", key: jvalue})
+            msg = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
+            check(st == 400 and words in msg, "HTTP %s=%s: %s %s" % (key, value, st, body))
         if shutil.which("gdbus"):  # gdbus shows the D-Bus error names
             r = subprocess.run(["gdbus", "call", "--session", "--dest", DEST[0], "--object-path", DEST[1],
                                 "--method", DEST[2] + ".Chat", "[('user', 'hi')]", "{'model': <'nope'>}"],

@@ -1,0 +1,20 @@
+/* The generation parameters both front ends take, the HTTP API's JSON and
+ * the D-Bus options a{sv}, each with one range: a value is accepted or
+ * refused alike over either. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vkinfer/engine.h"
+
+/* The numeric parameters by their OpenAI names, NULL-terminated, in the
+ * order they apply (max_completion_tokens after max_tokens). */
+extern const char *const params_numeric_keys[];
+
+/* Whether key takes whole numbers only (max_tokens, top_k...). */
+bool params_is_integer(const char *key);
+
+/* Sets parameter key of p from x: 1 when set; 0 when key is none of them;
+ * -EINVAL, with the reason in err, when x is out of range or not whole. */
+int params_set(struct vkinfer_gen_params *p, const char *key, double x, char *err, size_t size);
