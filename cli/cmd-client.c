@@ -239,6 +239,7 @@ int cmd_chat(int argc, char **argv) {
         }
         char *line = NULL;
         size_t cap = 0;
+        bool failed = false; /* a failed turn is left out, and the exit status says so */
         for (;;) {
                 if (isatty(STDIN_FILENO)) {
                         fputs("> ", stdout);
@@ -252,10 +253,12 @@ int cmd_chat(int argc, char **argv) {
                 if (n == 0)
                         continue;
                 json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "user", "content", line));
-                if (chat_turn(sock, model, messages, tty, &co) != 0)
+                if (chat_turn(sock, model, messages, tty, &co) != 0) {
                         json_array_remove(messages, json_array_size(messages) - 1);
+                        failed = true;
+                }
         }
         free(line);
         json_decref(messages);
-        return 0;
+        return failed ? 1 : 0;
 }

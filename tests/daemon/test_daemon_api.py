@@ -165,6 +165,15 @@ def gen_tests(sock, name, vkinfer):
     check(out.returncode == 0 and "kv cache: 0 of" in out.stdout, "vkinfer status: %s" % out.stdout)
     out = subprocess.run([vkinfer, "chat", "hello"], capture_output=True, text=True, env=env, timeout=120)
     check(out.returncode == 0 and out.stdout.endswith("\n"), "vkinfer chat: %r %r" % (out.stdout, out.stderr))
+    # Interactive (lines on stdin): two good turns exit 0; a failed turn (an
+    # unknown model) is reported, the chat goes on, and the exit status is 1.
+    out = subprocess.run([vkinfer, "chat", "--max-tokens", "4"], input="hello\nagain\n", capture_output=True,
+                         text=True, env=env, timeout=120)
+    check(out.returncode == 0 and out.stdout.count("\n") >= 2, "interactive chat: %r %r" % (out.stdout, out.stderr))
+    out = subprocess.run([vkinfer, "chat", "--model", "nope", "--max-tokens", "4"], input="hello\nagain\n",
+                         capture_output=True, text=True, env=env, timeout=120)
+    check(out.returncode == 1 and out.stderr.count("nope") >= 2, "interactive chat, failed turns: %d %r"
+          % (out.returncode, out.stderr))
 
 
 def main():
