@@ -66,6 +66,15 @@ tags() {
 missing() {
         comm -23 "$1" "$2"
 }
+# Every line of file $1 must be in file $2; $3 says what a missing one means
+# (%s: the line).
+require() {
+        for x in $(missing "$1" "$2"); do
+                # shellcheck disable=SC2059
+                printf "$3\n" "$x" >&2
+                fail=1
+        done
+}
 
 # ---- 2. vkinfer and vkinfer.1.
 "$vkinfer" --help >"$tmp/vkinfer-help"
@@ -90,45 +99,24 @@ sort -u -o "$tmp/accepted" "$tmp/accepted"
 tags "$src/man/vkinfer.1" >"$tmp/tags"
 for c in $(cat "$tmp/commands"); do
         grep "^$c " "$tmp/tags" | long_opts >"$tmp/tagged"
-        for o in $(missing "$tmp/opts-$c" "$tmp/tagged"); do
-                echo "vkinfer.1: $o is not documented in the section of $c ('vkinfer $c --help' prints it)" >&2
-                fail=1
-        done
+        require "$tmp/opts-$c" "$tmp/tagged" "vkinfer.1: %s is not documented in the section of $c ('vkinfer $c --help' prints it)"
 done
 grep "^- " "$tmp/tags" | long_opts >"$tmp/tagged"
-for o in $(missing "$tmp/global" "$tmp/tagged"); do
-        echo "vkinfer.1: the global option $o is not documented (outside the commands' sections)" >&2
-        fail=1
-done
+require "$tmp/global" "$tmp/tagged" "vkinfer.1: the global option %s is not documented (outside the commands' sections)"
 page_text "$src/man/vkinfer.1" | long_opts >"$tmp/documented"
-for o in $(missing "$tmp/documented" "$tmp/accepted"); do
-        echo "vkinfer.1: $o is documented but no 'vkinfer COMMAND --help' has it" >&2
-        fail=1
-done
+require "$tmp/documented" "$tmp/accepted" "vkinfer.1: %s is documented but no 'vkinfer COMMAND --help' has it"
 sed -n 's/^\.SS "vkinfer \([a-z][a-z0-9\\-]*\).*/\1/p' "$src/man/vkinfer.1" | sed 's/\\-/-/g' | sort -u >"$tmp/sections"
-for c in $(missing "$tmp/commands" "$tmp/sections"); do
-        echo "vkinfer.1: no section (.SS \"vkinfer $c ...\") for the command $c" >&2
-        fail=1
-done
-for c in $(missing "$tmp/sections" "$tmp/commands"); do
-        echo "vkinfer.1: a section documents 'vkinfer $c', which 'vkinfer --help' does not list" >&2
-        fail=1
-done
+require "$tmp/commands" "$tmp/sections" "vkinfer.1: no section (.SS \"vkinfer %s ...\") for that command"
+require "$tmp/sections" "$tmp/commands" "vkinfer.1: a section documents 'vkinfer %s', which 'vkinfer --help' does not list"
 
 # ---- 3. vkinferd and vkinferd.8.
 "$vkinferd" --help >"$tmp/vkinferd-help"
 long_opts <"$tmp/vkinferd-help" >"$tmp/accepted"
 [ -s "$tmp/accepted" ] || { echo "vkinferd --help prints no option" >&2; exit 1; }
 tags "$src/man/vkinferd.8" | long_opts >"$tmp/tagged"
-for o in $(missing "$tmp/accepted" "$tmp/tagged"); do
-        echo "vkinferd.8: $o is not documented as a .TP item ('vkinferd --help' prints it)" >&2
-        fail=1
-done
+require "$tmp/accepted" "$tmp/tagged" "vkinferd.8: %s is not documented as a .TP item ('vkinferd --help' prints it)"
 page_text "$src/man/vkinferd.8" | long_opts >"$tmp/documented"
-for o in $(missing "$tmp/documented" "$tmp/accepted"); do
-        echo "vkinferd.8: $o is documented but 'vkinferd --help' does not have it" >&2
-        fail=1
-done
+require "$tmp/documented" "$tmp/accepted" "vkinferd.8: %s is documented but 'vkinferd --help' does not have it"
 
 # ---- 4. Configuration keys: packaging/vkinferd.conf, vkinferd --help and vkinferd.conf.5.
 sed -n 's/^[#;]*[[:space:]]*\([a-z][a-z0-9-]*\)[[:space:]]*=.*/\1/p' "$src/packaging/vkinferd.conf" | sort -u >"$tmp/conf-keys"
@@ -136,22 +124,10 @@ sed -n '/^Configuration file keys/,$s/^  \([a-z][a-z0-9-]*\) = .*/\1/p' "$tmp/vk
 sed -n 's/^\.BI "\([a-z][a-z0-9\\-]*\) = ".*/\1/p' "$src/man/vkinferd.conf.5" | sed 's/\\-/-/g' | sort -u >"$tmp/page-keys"
 [ -s "$tmp/conf-keys" ] || { echo "no key found in packaging/vkinferd.conf" >&2; exit 1; }
 [ -s "$tmp/help-keys" ] || { echo "no key found in vkinferd --help" >&2; exit 1; }
-for k in $(missing "$tmp/conf-keys" "$tmp/page-keys"); do
-        echo "vkinferd.conf.5: key '$k' is missing (packaging/vkinferd.conf has it)" >&2
-        fail=1
-done
-for k in $(missing "$tmp/page-keys" "$tmp/conf-keys"); do
-        echo "packaging/vkinferd.conf: key '$k' is missing (vkinferd.conf.5 documents it)" >&2
-        fail=1
-done
-for k in $(missing "$tmp/help-keys" "$tmp/page-keys"); do
-        echo "vkinferd.conf.5: key '$k' is missing ('vkinferd --help' lists it)" >&2
-        fail=1
-done
-for k in $(missing "$tmp/page-keys" "$tmp/help-keys"); do
-        echo "vkinferd.conf.5: key '$k' is documented but 'vkinferd --help' does not list it" >&2
-        fail=1
-done
+require "$tmp/conf-keys" "$tmp/page-keys" "vkinferd.conf.5: key '%s' is missing (packaging/vkinferd.conf has it)"
+require "$tmp/page-keys" "$tmp/conf-keys" "packaging/vkinferd.conf: key '%s' is missing (vkinferd.conf.5 documents it)"
+require "$tmp/help-keys" "$tmp/page-keys" "vkinferd.conf.5: key '%s' is missing ('vkinferd --help' lists it)"
+require "$tmp/page-keys" "$tmp/help-keys" "vkinferd.conf.5: key '%s' is documented but 'vkinferd --help' does not list it"
 
 [ "$fail" = 0 ] && echo "man pages: rendered cleanly; $(wc -l <"$tmp/page-keys") keys, options and commands all match" >&2
 exit $fail
