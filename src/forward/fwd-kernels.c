@@ -8,17 +8,6 @@
 #define WG_ELEM 256
 #define WG_ROUTE 64
 
-static int need(const char *op, const char *what, struct vk_view v, uint64_t bytes, struct vk_view *ret,
-                struct vkinfer_err *err) {
-        if (bytes == 0)
-                return err_set(err, -EINVAL, "%s: %s is empty", op, what);
-        if (v.size < bytes)
-                return err_set(err, -EINVAL, "%s: %s holds %llu bytes, the shape needs %llu", op, what,
-                               (unsigned long long) v.size, (unsigned long long) bytes);
-        *ret = vk_view_sub(v, 0, bytes);
-        return 0;
-}
-
 static int pipeline(struct vk_seq *s, const char *name, uint32_t n_bindings, uint32_t push_size, uint32_t wg,
                     struct vk_pipeline **ret, struct vkinfer_err *err) {
         return vk_pipeline_get(vk_seq_ctx(s), name, n_bindings, push_size, &wg, 1, ret, err);
@@ -35,13 +24,14 @@ int fwd_attn(struct vk_seq *s, const struct push_attn *p, bool f16, struct vk_vi
                 return err_set(err, -EINVAL, "attn: %u heads in groups of %u, dk %u, dv %u: not supported", p->n_head,
                                p->group, p->dk, p->dv);
         uint64_t tl = p->n_tokens - 1, hl = p->n_head - 1;
-        if ((r = need("attn", "q", q, (tl * p->q_ts + hl * p->q_hs + p->dk) * 4, &q, err)) < 0 ||
-            (r = need("attn", "out", out, (tl * p->o_ts + hl * p->o_hs + p->dv) * 4, &out, err)) < 0 ||
-            (r = need("attn", "tok_seq", tok_seq, p->n_tokens * 4ull, &tok_seq, err)) < 0 ||
-            (r = need("attn", "tok_pos", tok_pos, p->n_tokens * 4ull, &tok_pos, err)) < 0 ||
-            (r = need("attn", "cache", cache, (uint64_t) p->block_size * p->row_width * (f16 ? 2 : 4),
-                      &(struct vk_view) {0}, err)) < 0 ||
-            (r = need("attn", "block_table", block_table, (uint64_t) p->max_blocks * 4, &(struct vk_view) {0}, err)) < 0)
+        if ((r = op_need("attn", "q", q, (tl * p->q_ts + hl * p->q_hs + p->dk) * 4, &q, err)) < 0 ||
+            (r = op_need("attn", "out", out, (tl * p->o_ts + hl * p->o_hs + p->dv) * 4, &out, err)) < 0 ||
+            (r = op_need("attn", "tok_seq", tok_seq, p->n_tokens * 4ull, &tok_seq, err)) < 0 ||
+            (r = op_need("attn", "tok_pos", tok_pos, p->n_tokens * 4ull, &tok_pos, err)) < 0 ||
+            (r = op_need("attn", "cache", cache, (uint64_t) p->block_size * p->row_width * (f16 ? 2 : 4),
+                         &(struct vk_view) {0}, err)) < 0 ||
+            (r = op_need("attn", "block_table", block_table, (uint64_t) p->max_blocks * 4, &(struct vk_view) {0},
+                         err)) < 0)
                 return r;
         /* The cache and the tables are bound whole: rows come from the tables. */
         cache.size = cache.size / 4 * 4;
@@ -64,15 +54,15 @@ int fwd_kv_store(struct vk_seq *s, const struct push_kv_store *p0, bool f16, str
         if (p.n_tokens == 0 || p.width == 0 || p.dst_off + p.width > p.row_width)
                 return err_set(err, -EINVAL, "kv_store: %u values at %u of rows of %u", p.width, p.dst_off,
                                p.row_width);
-        if ((r = need("kv_store", "src", src, (p.src_off + (uint64_t) (p.n_tokens - 1) * p.src_ts + p.width) * 4, &src,
-                      err)) < 0)
+        uint64_t src_last = p.src_off + (uint64_t) (p.n_tokens - 1) * p.src_ts + p.width;
+        if ((r = op_need("kv_store", "src", src, src_last * 4, &src, err)) < 0)
                 return r;
         if (p.has_rows) {
-                if ((r = need("kv_store", "rows", rows, p.n_tokens * 4ull, &rows, err)) < 0 ||
-                    (r = need("kv_store", "dst", dst, (uint64_t) p.row_width * vb, &(struct vk_view) {0}, err)) < 0)
+                if ((r = op_need("kv_store", "rows", rows, p.n_tokens * 4ull, &rows, err)) < 0 ||
+                    (r = op_need("kv_store", "dst", dst, (uint64_t) p.row_width * vb, &(struct vk_view) {0}, err)) < 0)
                         return r;
                 dst.size = dst.size / 4 * 4; /* rows anywhere in the cache */
-        } else if ((r = need("kv_store", "dst", dst, (uint64_t) p.n_tokens * p.row_width * vb, &dst, err)) < 0) {
+        } else if ((r = op_need("kv_store", "dst", dst, (uint64_t) p.n_tokens * p.row_width * vb, &dst, err)) < 0) {
                 return r;
         }
         if ((r = pipeline(s, f16 ? "kv_store_f16" : "kv_store", 3, sizeof(p), WG_ELEM, &pl, err)) < 0)
@@ -95,10 +85,10 @@ int fwd_moe_route(struct vk_seq *s, const struct push_moe_route *p0, struct vk_v
                 return err_set(err, -EINVAL, "moe_route: %u of %u experts in %u groups (%u used): not supported "
                                "(at most %u experts, %u used)", p.k, p.n_expert, p.n_groups, p.n_groups_used,
                                MOE_MAX_EXPERT, MOE_MAX_USED);
-        if ((r = need("moe_route", "logits", logits, (uint64_t) p.n_tokens * p.n_expert * 4, &logits, err)) < 0 ||
-            (p.has_bias && (r = need("moe_route", "bias", bias, p.n_expert * 4ull, &bias, err)) < 0) ||
-            (r = need("moe_route", "ids", out_ids, (uint64_t) p.n_tokens * p.k * 4, &out_ids, err)) < 0 ||
-            (r = need("moe_route", "weights", out_w, (uint64_t) p.n_tokens * p.k * 4, &out_w, err)) < 0)
+        if ((r = op_need("moe_route", "logits", logits, (uint64_t) p.n_tokens * p.n_expert * 4, &logits, err)) < 0 ||
+            (p.has_bias && (r = op_need("moe_route", "bias", bias, p.n_expert * 4ull, &bias, err)) < 0) ||
+            (r = op_need("moe_route", "ids", out_ids, (uint64_t) p.n_tokens * p.k * 4, &out_ids, err)) < 0 ||
+            (r = op_need("moe_route", "weights", out_w, (uint64_t) p.n_tokens * p.k * 4, &out_w, err)) < 0)
                 return r;
         if ((r = pipeline(s, "moe_route", 4, sizeof(p), WG_ROUTE, &pl, err)) < 0)
                 return r;
@@ -115,10 +105,10 @@ int fwd_moe_combine(struct vk_seq *s, const struct push_moe_combine *p0, struct 
         int r;
         p.has_add = add.size > 0;
         uint64_t n = (uint64_t) p.n_tokens * p.width;
-        if ((r = need("moe_combine", "y", y, n * p.k * 4, &y, err)) < 0 ||
-            (r = need("moe_combine", "w", w, (uint64_t) p.n_tokens * p.k * 4, &w, err)) < 0 ||
-            (p.has_add && (r = need("moe_combine", "add", add, n * 4, &add, err)) < 0) ||
-            (r = need("moe_combine", "out", out, n * 4, &out, err)) < 0)
+        if ((r = op_need("moe_combine", "y", y, n * p.k * 4, &y, err)) < 0 ||
+            (r = op_need("moe_combine", "w", w, (uint64_t) p.n_tokens * p.k * 4, &w, err)) < 0 ||
+            (p.has_add && (r = op_need("moe_combine", "add", add, n * 4, &add, err)) < 0) ||
+            (r = op_need("moe_combine", "out", out, n * 4, &out, err)) < 0)
                 return r;
         if ((r = pipeline(s, "moe_combine", 4, sizeof(p), WG_ELEM, &pl, err)) < 0)
                 return r;

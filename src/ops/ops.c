@@ -72,9 +72,8 @@ static int pipeline_matvec(struct vk_seq *s, const char *name, uint32_t n_bindin
         return vk_pipeline_get(vk_seq_ctx(s), name, n_bindings, push_size, spec, 2, ret, err);
 }
 
-/* The first `bytes` of v, or -EINVAL naming the operand when v is smaller. */
-static int need(const char *op, const char *what, struct vk_view v, uint64_t bytes, struct vk_view *ret,
-                struct vkinfer_err *err) {
+int op_need(const char *op, const char *what, struct vk_view v, uint64_t bytes, struct vk_view *ret,
+                 struct vkinfer_err *err) {
         if (bytes == 0)
                 return err_set(err, -EINVAL, "%s: %s is empty", op, what);
         if (v.size < bytes)
@@ -134,35 +133,11 @@ static struct vk_view weight_range(const struct op_weight *w, uint32_t r0, uint3
 
 /* ---- Matrix products ---- */
 
+/* One vector: the batch path with nvec = 1 (its loop over vectors stops
+ * after the first). */
 int op_matvec(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y,
               struct vkinfer_err *err) {
-        struct vk_ctx *ctx = vk_seq_ctx(s);
-        uint64_t rb;
-        uint32_t chunk;
-        struct vk_pipeline *p;
-        char name[32];
-        int r = weight_check("matvec", w, &rb, err);
-        if (r < 0)
-                return r;
-        if ((r = need("matvec", "x", x, (uint64_t) w->ncols * 4, &x, err)) < 0 ||
-            (r = need("matvec", "y", y, (uint64_t) w->nrows * 4, &y, err)) < 0 ||
-            (r = rows_per_chunk(ctx, "matvec", w, rb, &chunk, err)) < 0)
-                return r;
-        snprintf(name, sizeof(name), "matvec_%s", type_suffix(w->type));
-        if ((r = pipeline_matvec(s, name, 3, sizeof(struct push_matvec), w->ncols, &p, err)) < 0)
-                return r;
-        for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
-                uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
-                struct push_matvec pc = {
-                        .ncols = w->ncols, .nrows = n, .row_bytes = (uint32_t) rb, .y_off = r0, .nvec = 1, .tpg = 1,
-                };
-                struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
-                uint32_t g[3];
-                vk_groups_linear(ctx, (n + matvec_rows(ctx, w->ncols) - 1) / matvec_rows(ctx, w->ncols), g);
-                if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)
-                        return r;
-        }
-        return 0;
+        return op_matvec_batch(s, w, x, y, 1, err);
 }
 
 int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y, uint32_t nvec,
@@ -178,8 +153,8 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
         if (nvec == 0 || (nvec + MATVEC_TPG - 1) / MATVEC_TPG > vk_ctx_info(ctx)->max_wg_count[2])
                 return err_set(err, -EINVAL, "matvec: %u vectors (1..%u)", nvec,
                                vk_ctx_info(ctx)->max_wg_count[2] * MATVEC_TPG);
-        if ((r = need("matvec", "x", x, (uint64_t) w->ncols * nvec * 4, &x, err)) < 0 ||
-            (r = need("matvec", "y", y, (uint64_t) w->nrows * nvec * 4, &y, err)) < 0 ||
+        if ((r = op_need("matvec", "x", x, (uint64_t) w->ncols * nvec * 4, &x, err)) < 0 ||
+            (r = op_need("matvec", "y", y, (uint64_t) w->nrows * nvec * 4, &y, err)) < 0 ||
             (r = rows_per_chunk(ctx, "matvec", w, rb, &chunk, err)) < 0)
                 return r;
         snprintf(name, sizeof(name), "matvec_%s", type_suffix(w->type));
@@ -222,8 +197,9 @@ int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_ma
         uint64_t xl = mp->x_off + tl * mp->x_ts + sl * mp->x_ss + w->ncols;
         uint64_t yl = tl * mp->y_ts + sl * mp->y_ss + mp->nrows;
         uint64_t il = tl * mp->id_ts + sl + 1;
-        if ((r = need("matvec_id", "x", x, xl * 4, &x, err)) < 0 || (r = need("matvec_id", "y", y, yl * 4, &y, err)) < 0 ||
-            (r = need("matvec_id", "ids", ids, il * 4, &ids, err)) < 0)
+        if ((r = op_need("matvec_id", "x", x, xl * 4, &x, err)) < 0 ||
+            (r = op_need("matvec_id", "y", y, yl * 4, &y, err)) < 0 ||
+            (r = op_need("matvec_id", "ids", ids, il * 4, &ids, err)) < 0)
                 return r;
         /* Bind whole matrices, as many as fit the storage range, each range
          * starting aligned. */
@@ -273,8 +249,8 @@ int op_matmul(struct vk_seq *s, const struct op_weight *w, struct vk_view x, str
         int r = weight_check("matmul", w, &rb, err);
         if (r < 0)
                 return r;
-        if ((r = need("matmul", "x", x, (uint64_t) w->ncols * nvec * 4, &x, err)) < 0 ||
-            (r = need("matmul", "y", y, (uint64_t) w->nrows * nvec * 4, &y, err)) < 0 ||
+        if ((r = op_need("matmul", "x", x, (uint64_t) w->ncols * nvec * 4, &x, err)) < 0 ||
+            (r = op_need("matmul", "y", y, (uint64_t) w->nrows * nvec * 4, &y, err)) < 0 ||
             (r = rows_per_chunk(ctx, "matmul", w, rb, &chunk, err)) < 0)
                 return r;
         snprintf(name, sizeof(name), "matmul_%s", type_suffix(w->type));
@@ -304,8 +280,8 @@ int op_get_rows(struct vk_seq *s, const struct op_weight *w, struct vk_view ids,
         int r = weight_check("get_rows", w, &rb, err);
         if (r < 0)
                 return r;
-        if ((r = need("get_rows", "ids", ids, (uint64_t) n_ids * 4, &ids, err)) < 0 ||
-            (r = need("get_rows", "out", out, (uint64_t) n_ids * w->ncols * 4, &out, err)) < 0 ||
+        if ((r = op_need("get_rows", "ids", ids, (uint64_t) n_ids * 4, &ids, err)) < 0 ||
+            (r = op_need("get_rows", "out", out, (uint64_t) n_ids * w->ncols * 4, &out, err)) < 0 ||
             (r = rows_per_chunk(ctx, "get_rows", w, rb, &chunk, err)) < 0)
                 return r;
         snprintf(name, sizeof(name), "get_rows_%s", type_suffix(w->type));
@@ -334,8 +310,9 @@ int op_rmsnorm(struct vk_seq *s, struct vk_view x, struct vk_view w, struct vk_v
         struct vk_pipeline *p;
         uint64_t n = (uint64_t) ncols * nrows * 4;
         int r;
-        if ((r = need("rmsnorm", "x", x, n, &x, err)) < 0 || (r = need("rmsnorm", "w", w, ncols * 4ull, &w, err)) < 0 ||
-            (r = need("rmsnorm", "y", y, n, &y, err)) < 0 ||
+        if ((r = op_need("rmsnorm", "x", x, n, &x, err)) < 0 ||
+            (r = op_need("rmsnorm", "w", w, ncols * 4ull, &w, err)) < 0 ||
+            (r = op_need("rmsnorm", "y", y, n, &y, err)) < 0 ||
             (r = pipeline(s, "rmsnorm", 3, sizeof(struct push_rmsnorm), WG_ROW, &p, err)) < 0)
                 return r;
         struct push_rmsnorm pc = {.ncols = ncols, .nrows = nrows, .eps = eps};
@@ -373,11 +350,12 @@ int op_rope(struct vk_seq *s, const struct op_rope *rp, struct vk_view x, struct
         /* The last element each side touches. */
         uint64_t xl = pc.x_off + (uint64_t) (rp->n_tokens - 1) * pc.x_ts + (uint64_t) (rp->n_heads - 1) * pc.x_hs + rp->head_dim;
         uint64_t yl = pc.y_off + (uint64_t) (rp->n_tokens - 1) * pc.y_ts + (uint64_t) (rp->n_heads - 1) * pc.y_hs + rp->head_dim;
-        if ((r = need("rope", "x", x, xl * 4, &x, err)) < 0 || (r = need("rope", "y", y, yl * 4, &y, err)) < 0 ||
-            (r = need("rope", "pos", pos, rp->n_tokens * 4ull, &pos, err)) < 0)
+        if ((r = op_need("rope", "x", x, xl * 4, &x, err)) < 0 || (r = op_need("rope", "y", y, yl * 4, &y, err)) < 0 ||
+            (r = op_need("rope", "pos", pos, rp->n_tokens * 4ull, &pos, err)) < 0)
                 return r;
         pc.has_ff = freq_factors.size > 0;
-        if (pc.has_ff && (r = need("rope", "freq_factors", freq_factors, rp->n_dims / 2 * 4ull, &freq_factors, err)) < 0)
+        if (pc.has_ff &&
+            (r = op_need("rope", "freq_factors", freq_factors, rp->n_dims / 2 * 4ull, &freq_factors, err)) < 0)
                 return r;
         if ((r = pipeline(s, "rope", 4, sizeof(pc), WG_BIG, &p, err)) < 0)
                 return r;
@@ -393,10 +371,11 @@ int op_softmax(struct vk_seq *s, struct vk_view x, struct vk_view mask, struct v
         struct vk_pipeline *p;
         uint64_t n = (uint64_t) ncols * nrows * 4;
         int r;
-        if ((r = need("softmax", "x", x, n, &x, err)) < 0 || (r = need("softmax", "y", y, n, &y, err)) < 0)
+        if ((r = op_need("softmax", "x", x, n, &x, err)) < 0 || (r = op_need("softmax", "y", y, n, &y, err)) < 0)
                 return r;
         bool has_mask = mask.size > 0;
-        if (has_mask && (r = need("softmax", "mask", mask, ((uint64_t) (nrows - 1) * mask_stride + ncols) * 4, &mask, err)) < 0)
+        if (has_mask &&
+            (r = op_need("softmax", "mask", mask, ((uint64_t) (nrows - 1) * mask_stride + ncols) * 4, &mask, err)) < 0)
                 return r;
         if ((r = pipeline(s, "softmax", 3, sizeof(struct push_softmax), WG_ROW, &p, err)) < 0)
                 return r;
@@ -416,8 +395,8 @@ static int elementwise(struct vk_seq *s, const char *op, uint32_t code, struct v
                        struct vk_view y, uint32_t n, uint32_t nb, float scale, struct vkinfer_err *err) {
         struct vk_pipeline *p;
         int r;
-        if ((r = need(op, "a", a, n * 4ull, &a, err)) < 0 || (r = need(op, "y", y, n * 4ull, &y, err)) < 0 ||
-            (r = need(op, "b", b, nb * 4ull, &b, err)) < 0 ||
+        if ((r = op_need(op, "a", a, n * 4ull, &a, err)) < 0 || (r = op_need(op, "y", y, n * 4ull, &y, err)) < 0 ||
+            (r = op_need(op, "b", b, nb * 4ull, &b, err)) < 0 ||
             (r = pipeline(s, "elementwise", 3, sizeof(struct push_elementwise), WG_BIG, &p, err)) < 0)
                 return r;
         struct push_elementwise pc = {.n = n, .nb = nb, .op = code, .scale = scale};
@@ -452,8 +431,8 @@ int op_argmax(struct vk_seq *s, struct vk_view x, struct vk_view out, uint32_t n
               struct vkinfer_err *err) {
         struct vk_pipeline *p;
         int r;
-        if ((r = need("argmax", "x", x, (uint64_t) ncols * nrows * 4, &x, err)) < 0 ||
-            (r = need("argmax", "out", out, nrows * 4ull, &out, err)) < 0 ||
+        if ((r = op_need("argmax", "x", x, (uint64_t) ncols * nrows * 4, &x, err)) < 0 ||
+            (r = op_need("argmax", "out", out, nrows * 4ull, &out, err)) < 0 ||
             (r = pipeline(s, "argmax", 2, sizeof(struct push_argmax), WG_ROW, &p, err)) < 0)
                 return r;
         struct push_argmax pc = {.ncols = ncols, .nrows = nrows};
@@ -480,9 +459,9 @@ int op_topk(struct vk_seq *s, struct vk_view x, struct vk_view scratch, struct v
         int r;
         if (k == 0 || k > TOPK_MAX_K || n == 0 || nrows == 0)
                 return err_set(err, -EINVAL, "topk: k = %u of n = %u (k must be 1..%u)", k, n, TOPK_MAX_K);
-        if ((r = need("topk", "x", x, (uint64_t) n * nrows * 4, &x, err)) < 0 ||
-            (r = need("topk", "out_val", out_val, (uint64_t) k * nrows * 4, &out_val, err)) < 0 ||
-            (r = need("topk", "out_idx", out_idx, (uint64_t) k * nrows * 4, &out_idx, err)) < 0)
+        if ((r = op_need("topk", "x", x, (uint64_t) n * nrows * 4, &x, err)) < 0 ||
+            (r = op_need("topk", "out_val", out_val, (uint64_t) k * nrows * 4, &out_val, err)) < 0 ||
+            (r = op_need("topk", "out_idx", out_idx, (uint64_t) k * nrows * 4, &out_idx, err)) < 0)
                 return r;
         uint64_t slot = topk_slot_bytes(n, k, nrows);
         if (n > TOPK_CHUNK && scratch.size < 4 * slot)

@@ -25,6 +25,11 @@ struct op_weight {
 /* True when matvec/matmul/get_rows handle the type. */
 bool op_weight_type_supported(uint32_t type);
 
+/* The first `bytes` of v in *ret, or -EINVAL naming op and the operand
+ * (what) when v is smaller or bytes is 0: how every op checks its views. */
+int op_need(const char *op, const char *what, struct vk_view v, uint64_t bytes, struct vk_view *ret,
+                 struct vkinfer_err *err);
+
 /* y[r] = sum_k W[r][k] * x[k]: x has ncols floats, y nrows. */
 int op_matvec(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y,
               struct vkinfer_err *err);
