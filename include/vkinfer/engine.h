@@ -58,7 +58,7 @@ const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engin
 /* Vulkan validation messages seen by the engine's devices (only counted
  * with VKINFER_VALIDATION=1); tests fail on any. */
 uint64_t vkinfer_engine_validation_messages(struct vkinfer_engine *e);
-/* The device's name, for status displays. */
+/* The device's name, for status displays: valid until the next call. */
 const char *vkinfer_engine_device_name(const struct vkinfer_engine *e);
 
 struct vkinfer_engine_stats {

@@ -71,6 +71,7 @@ struct vkinfer_request {
 struct vkinfer_engine {
         struct vkinfer_engine_config config; /* device and cache_dir: own copies */
         enum runner_kv_type kv_type;
+        char device_name[256]; /* vkinfer_engine_device_name's answer */
         struct engine_model models[ENGINE_MAX_MODELS]; /* slots; see engine_model.loaded */
 
         pthread_mutex_t lock;

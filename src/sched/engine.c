@@ -267,7 +267,8 @@ const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engin
 }
 
 const char *vkinfer_engine_device_name(const struct vkinfer_engine *e) {
-        pthread_mutex_lock((pthread_mutex_t *) &e->lock);
+        struct vkinfer_engine *me = (struct vkinfer_engine *) e;
+        pthread_mutex_lock(&me->lock);
         const char *name = "none";
         for (size_t i = 0; i < ENGINE_MAX_MODELS; i++) {
                 const struct engine_model *m = active_model(e, i);
@@ -278,8 +279,10 @@ const char *vkinfer_engine_device_name(const struct vkinfer_engine *e) {
                         break;
                 }
         }
-        pthread_mutex_unlock((pthread_mutex_t *) &e->lock);
-        return name;
+        /* A copy: the runner may go (a lost device) once the lock is let go. */
+        snprintf(me->device_name, sizeof(me->device_name), "%s", name);
+        pthread_mutex_unlock(&me->lock);
+        return me->device_name;
 }
 
 void vkinfer_engine_stats(struct vkinfer_engine *e, struct vkinfer_engine_stats *ret) {
