@@ -97,6 +97,20 @@ def main():
     log = open(os.path.join(tmp, "log")).read()
     check(rc != 0 and "only loopback" in log, "non-loopback TCP refused: %s %s" % (rc, log[-300:]))
     shutil.rmtree(tmp, ignore_errors=True)
+    # A TCP port already taken: startup fails with a message that names the
+    # address and the reason (the log once printed an uninitialised buffer).
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    tmp = tempfile.mkdtemp(prefix="vkinferd-tcp-")
+    p, sock = run_daemon(vkinferd, model, tmp, "", "--tcp", "127.0.0.1:%d" % port)
+    rc = p.wait(timeout=60)
+    log = open(os.path.join(tmp, "log")).read()
+    check(rc != 0 and ("127.0.0.1:%d" % port) in log and "in use" in log.lower(),
+          "TCP port in use: %s %s" % (rc, log[-300:]))
+    taken.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     print("access: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
 
