@@ -113,9 +113,10 @@ int cmd_status(int argc, char **argv) {
                json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "device")));
         size_t i;
         json_array_foreach(json_object_get(j, "models"), i, m)
-                printf("model:    %s (%s, context %lld)\n", json_string_value(json_object_get(m, "name")),
+                printf("model:    %s (%s, context %lld, %s KV cache)\n", json_string_value(json_object_get(m, "name")),
                        json_string_value(json_object_get(m, "architecture")),
-                       (long long) json_integer_value(json_object_get(m, "context_length")));
+                       (long long) json_integer_value(json_object_get(m, "context_length")),
+                       json_string_value(json_object_get(m, "kv_cache_type")));
         printf("queued:   %lld\nrunning:  %lld\nkv cache: %lld of %lld blocks in use\n",
                (long long) json_integer_value(json_object_get(j, "queued")),
                (long long) json_integer_value(json_object_get(j, "running")),

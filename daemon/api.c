@@ -478,9 +478,9 @@ char *api_status_json(struct vkinfer_engine *e, bool draining) {
         json_t *models = json_array();
         for (size_t i = 0; i < vkinfer_engine_model_count(e); i++) {
                 const struct vkinfer_model_info *m = vkinfer_engine_model(e, i);
-                json_array_append_new(models, json_pack("{s:s, s:s, s:s, s:i}", "name", m->name, "architecture",
+                json_array_append_new(models, json_pack("{s:s, s:s, s:s, s:i, s:s}", "name", m->name, "architecture",
                                                         m->architecture, "path", m->path, "context_length",
-                                                        (json_int_t) m->n_ctx));
+                                                        (json_int_t) m->n_ctx, "kv_cache_type", m->kv_cache_type));
         }
         json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:{s:I, s:I}}", "version", vkinfer_version(), "state",
                               draining ? "draining" : "serving", "device", vkinfer_engine_device_name(e), "models",

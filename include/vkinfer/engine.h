@@ -39,6 +39,7 @@ struct vkinfer_model_info {
         const char *path;         /* the GGUF file */
         const char *architecture; /* "deepseek2", "llama", "qwen2" */
         uint32_t n_ctx;           /* context length served */
+        const char *kv_cache_type; /* "f16" or "f32": the values its KV cache holds */
         uint64_t n_params;
         bool has_chat_template;
 };

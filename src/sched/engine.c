@@ -206,6 +206,7 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
                 .path = m->path,
                 .architecture = m->arch,
                 .n_ctx = n_ctx,
+                .kv_cache_type = m->runner->kv_value_bytes == 2 ? "f16" : "f32",
                 .n_params = params,
                 .has_chat_template = m->tmpl != NULL,
         };

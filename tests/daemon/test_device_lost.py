@@ -31,10 +31,15 @@ def main():
     # One step for the prompt and 11 for the other tokens of the first
     # request; the loss comes a few steps into the long one after it.
     env = dict(os.environ, VKINFER_TEST_DEVICE_LOST="16")
-    p = harness.start_daemon([vkinferd, "--no-dbus", "--socket", sock, "--model", model], sock, log, env=env)
+    # An f32 cache here (the other daemon tests run the default, f16 on
+    # lavapipe): /status says which, before and after the device is reopened.
+    p = harness.start_daemon([vkinferd, "--no-dbus", "--socket", sock, "--model", model, "--kv-cache-type", "f32"],
+                             sock, log, env=env)
     try:
         st, before = complete(sock)
         check(st == 200, "first request: %s %s" % (st, before))
+        st, body = vc.request(sock, "GET", "/status")
+        check(st == 200 and body["models"][0]["kv_cache_type"] == "f32", "/status before: %s %s" % (st, body))
 
         events, error = [], None
         for ev in vc.stream(sock, "/v1/completions", {"prompt": "x", "max_tokens": 40, "ignore_eos": True}):
@@ -56,7 +61,7 @@ def main():
         check(st == 200, "request after the loss: %s %s" % (st, after))
         check(after == before, "text after reopening differs: %r vs %r" % (after, before))
         st, body = vc.request(sock, "GET", "/status")
-        check(st == 200, "/status: %s %s" % (st, body))
+        check(st == 200 and body["models"][0]["kv_cache_type"] == "f32", "/status: %s %s" % (st, body))
     finally:
         rc = harness.stop_daemon(p)
         check(rc == 0, "clean exit: %s" % rc)
