@@ -39,6 +39,7 @@ def chat_signals(tmp):
     """A Chat streams Delta signals that gdbus monitor shows, then Finished;
     Cancel ends a long request with Finished('cancelled')."""
     if not shutil.which("gdbus"):
+        check(False, "gdbus is missing (Debian: libglib2.0-bin): the Delta signals are not checked")
         return
     mon_path = os.path.join(tmp, "monitor")
     mon = subprocess.Popen(["gdbus", "monitor", "--session", "--dest", DEST[0]], stdout=open(mon_path, "w"),
