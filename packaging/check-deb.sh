@@ -6,7 +6,8 @@
 #                                  meson installs, and everything the units and
 #                                  bus files refer to
 #   --install (root, on a disposable machine only): dpkg -i the package, check
-#                                  its user, folders and enabled socket, run the
+#                                  its user, folders and enabled socket, run its
+#                                  autopkgtest (debian/tests/smoke), run the
 #                                  installed vkinferd as that user on the
 #                                  installed demo model and ask it over curl,
 #                                  then purge it again
@@ -71,6 +72,11 @@ check "service not enabled (socket-activated)" test ! -e /etc/systemd/system/mul
 check "configuration is a conffile" grep -qx /etc/vkinfer/vkinferd.conf /var/lib/dpkg/info/vkinfer.conffiles
 check "man vkinferd.conf renders" sh -c 'MAN_DISABLE_SECCOMP=1 man -P cat 5 vkinferd.conf | grep -q dbus'
 check "vkinfer inspect reads the demo model" sh -c 'vkinfer inspect /usr/share/vkinfer/models/vkinfer-demo.gguf | grep -q deepseek2'
+# The package's own autopkgtest (debian/tests/smoke), as a user would run it.
+smoke=$(mktemp -d /tmp/vkinfer-smoke.XXXXXX)
+chmod 777 "$smoke"
+check "debian/tests/smoke passes" runuser -u vkinfer -- env AUTOPKGTEST_TMP="$smoke" sh debian/tests/smoke
+rm -rf "$smoke"
 run=$(mktemp -d /tmp/vkinfer-deb.XXXXXX)
 chown vkinfer "$run"
 # As the service would: its user, no model configured (the demo is served),
