@@ -2,6 +2,7 @@
  * (printed by `vkinferd --help`) and in packaging/vkinferd.conf. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char config_help[] =
@@ -27,6 +29,8 @@ const char config_help[] =
         "  request-timeout = SEC  idle connection timeout (default 60)\n"
         "  dbus = yes|no          offer org.vkinfer.Inference1 on the system bus (session bus\n"
         "                         with --user); default yes\n"
+        "  models-dir = PATH      also serve every *.gguf file in PATH, named after the file\n"
+        "                         (after the [model NAME] sections; rescanned on reload)\n"
         "  [scheduler]\n"
         "  queue-size = N         requests waiting at most before 429 (default 64)\n"
         "  max-sequences = N      sequences decoded together (default 16)\n"
@@ -61,6 +65,7 @@ void config_free(struct config *c) {
         free(c->device);
         free(c->cache_dir);
         free(c->kv_cache_type);
+        free(c->models_dir);
         for (size_t i = 0; i < c->n_models; i++) {
                 free(c->models[i].name);
                 free(c->models[i].path);
@@ -193,6 +198,8 @@ int config_set(struct config *c, const char *section, const char *key, const cha
                                 goto bad;
                         return 0;
                 }
+                if (strcmp(key, "models-dir") == 0)
+                        return set_string(&c->models_dir, value);
                 if (strcmp(key, "request-timeout") == 0)
                         r = parse_u32(value, 1, 86400, &c->request_timeout_sec);
                 else
@@ -322,6 +329,74 @@ static char *model_name_from_path(const char *path) {
         return name;
 }
 
+static int cmp_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* [server] models-dir: every regular *.gguf file in it, in name order, named
+ * after the file; a name a [model NAME] section already uses stays the
+ * section's. A folder that does not exist holds no models. */
+static int config_scan_models_dir(struct config *c, char *err, size_t err_size) {
+        DIR *d = opendir(c->models_dir);
+        if (!d) {
+                if (errno == ENOENT)
+                        return 0;
+                snprintf(err, err_size, "models-dir %s: %s", c->models_dir, strerror(errno));
+                return -errno;
+        }
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+                if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".gguf") != 0)
+                        continue;
+                if (n == cap) {
+                        char **nn = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*nn));
+                        if (!nn) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        names = nn;
+                }
+                if (!(names[n] = strdup(de->d_name)))
+                        r = -ENOMEM;
+                else
+                        n++;
+        }
+        closedir(d);
+        if (n)
+                qsort(names, n, sizeof(*names), cmp_names);
+        for (size_t i = 0; i < n && r == 0; i++) {
+                char path[PATH_MAX];
+                struct stat st;
+                snprintf(path, sizeof(path), "%s/%s", c->models_dir, names[i]);
+                if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                char *name = model_name_from_path(path);
+                if (!name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                bool taken = false;
+                for (size_t k = 0; k < c->n_models; k++)
+                        taken |= strcmp(c->models[k].name, name) == 0;
+                if (!taken && c->n_models >= CONFIG_MAX_MODELS) {
+                        snprintf(err, err_size, "models-dir %s: more than %d models in all", c->models_dir,
+                                 CONFIG_MAX_MODELS);
+                        r = -E2BIG;
+                } else if (!taken) {
+                        r = config_add_model(c, name, path, err, err_size);
+                }
+                free(name);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        return r;
+}
+
 /* The bundled demo model: installed, or in the source tree of this build. */
 static const char *demo_model_path(void) {
         static const char *const candidates[] = {VKINFER_DEMO_MODEL, VKINFER_SOURCE_DEMO_MODEL};
@@ -374,6 +449,9 @@ int config_build(struct config *c, const struct config_source *src, char *err, s
                 if (r < 0)
                         return r;
         }
+        if (src->n_models == 0 && c->models_dir && *c->models_dir &&
+            (r = config_scan_models_dir(c, err, err_size)) < 0)
+                return r;
         if (c->n_models == 0) {
                 const char *demo = demo_model_path();
                 if (!demo) {

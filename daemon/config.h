@@ -29,6 +29,7 @@ struct config {
         uint32_t request_timeout_sec; /* idle connection timeout */
         bool user_instance;
         bool dbus;               /* offer org.vkinfer.Inference1 */
+        char *models_dir;        /* every *.gguf in it is served too; NULL = none */
         /* [scheduler] */
         uint32_t queue_size;
         uint32_t max_sequences;

@@ -96,8 +96,42 @@ def main():
         if harness.failures:
             print(open(os.path.join(tmp, "log")).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
+    models_dir(vkinferd, model)
     print("reload: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
+
+
+def models_dir(vkinferd, model):
+    """[server] models-dir: its *.gguf files are served after the sections,
+    named after the files; a reload picks up files added and removed."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-models-dir-")
+    sock, conf, d = os.path.join(tmp, "s.sock"), os.path.join(tmp, "vkinferd.conf"), os.path.join(tmp, "models")
+    os.mkdir(d)
+    for name in ("b.gguf", "a.gguf", "notes.txt"):
+        os.symlink(os.path.abspath(model), os.path.join(d, name))
+    open(conf, "w").write("[server]\ndbus = no\nmodels-dir = %s\n[model first]\npath = %s\n" % (d, model))
+    p = harness.start_daemon([vkinferd, "--config", conf, "--socket", sock], sock, os.path.join(tmp, "log"))
+    try:
+        check(models(sock) == ["first", "a", "b"], "models-dir at start: %s" % models(sock))
+        os.symlink(os.path.abspath(model), os.path.join(d, "c.gguf"))
+        os.unlink(os.path.join(d, "a.gguf"))
+        p.send_signal(signal.SIGHUP)
+        # The default stays first; a new model may take a freed slot, so the
+        # rest is compared as a set.
+        for _ in range(200):
+            if sorted(models(sock)) == ["b", "c", "first"]:
+                break
+            time.sleep(0.05)
+        got = models(sock)
+        check(got[:1] == ["first"] and sorted(got) == ["b", "c", "first"], "models-dir after a reload: %s" % got)
+        st, body = vc.request(sock, "POST", "/v1/completions", body={"model": "c", "prompt": "x", "max_tokens": 2})
+        check(st == 200, "a model found by the rescan answers: %s %s" % (st, body))
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
