@@ -92,6 +92,17 @@ check "installed vkinferd serves vkinfer-demo" sh -c "curl -sf --unix-socket '$r
 check "installed vkinferd answers a chat" sh -c "curl -sf --unix-socket '$run/s.sock' http://localhost/v1/chat/completions \
         -d '{\"messages\":[{\"role\":\"user\",\"content\":\"And God said\"}],\"max_tokens\":8,\"seed\":1}' |
         grep -q '\"completion_tokens\":8'"
+# A model copied into the service's models folder is served after a reload.
+cp /usr/share/vkinfer/models/vkinfer-demo.gguf /var/lib/vkinfer/models/kjv.gguf
+# runuser would take the SIGHUP as the end of its session: signal vkinferd itself
+kill -HUP "$(pgrep -P "$pid" -x vkinferd || echo "$pid")"
+for _ in $(seq 100); do
+        curl -sf --unix-socket "$run/s.sock" http://localhost/v1/models | grep -q '"kjv"' && break
+        sleep 0.2
+done
+check "a model copied into /var/lib/vkinfer/models is served after a reload" \
+        sh -c "curl -sf --unix-socket '$run/s.sock' http://localhost/v1/models | grep -q '\"kjv\"'"
+rm -f /var/lib/vkinfer/models/kjv.gguf
 kill -TERM "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 rm -rf "$run"
