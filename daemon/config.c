@@ -339,10 +339,11 @@ static int cmp_names(const void *a, const void *b) {
 static int config_scan_models_dir(struct config *c, char *err, size_t err_size) {
         DIR *d = opendir(c->models_dir);
         if (!d) {
-                if (errno == ENOENT)
+                int e = errno;
+                if (e == ENOENT)
                         return 0;
-                snprintf(err, err_size, "models-dir %s: %s", c->models_dir, strerror(errno));
-                return -errno;
+                snprintf(err, err_size, "models-dir %s: %s", c->models_dir, strerror(e));
+                return -e;
         }
         char **names = NULL;
         size_t n = 0, cap = 0;
