@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat/jinja-unicode-table.h"
+#include "chat/jinja-case-table.h"
+#include "chat/jinja-class-table.h"
 #include "chat/jinja-impl.h"
 
 
@@ -206,7 +207,7 @@ static bool cased_follows(const char *s, size_t n, size_t at) {
 }
 
 /* str.lower/upper/title/capitalize over all of Unicode, with Python's
- * tables (jinja-case-table.h, from gen-case-table.py). */
+ * tables (jinja-case-table.h and jinja-class-table.h, from gen-unicode-table.py). */
 struct jv *jstr_case(struct jctx *c, struct jv *s, enum casemode mode) {
         struct jbuf b = {0};
         if (jbuf_put(c, &b, "", 0) < 0)
