@@ -182,16 +182,17 @@ int api_request_parse(enum api_kind kind, const char *body, size_t len, struct a
         if ((ret = get_int(root, "n", 1, 1, &v, NULL, err, size, ret_param)) < 0)
                 return fail(err, size, ret_param, "n", "only n = 1 is supported");
         /* The numeric parameters, with the ranges D-Bus requests get too. */
-        for (const char *const *k = params_numeric_keys; *k; k++) {
-                json_t *j = json_object_get(root, *k);
+        const char *k;
+        for (size_t i = 0; (k = params_key(i)); i++) {
+                json_t *j = json_object_get(root, k);
                 char why[160];
                 if (!j || json_is_null(j))
                         continue;
-                bool whole = params_is_integer(*k);
+                bool whole = params_is_integer(k);
                 if (whole ? !json_is_integer(j) : !json_is_number(j))
-                        return fail(err, size, ret_param, *k, "'%s' must be %s", *k, whole ? "an integer" : "a number");
-                if (params_set(p, *k, json_number_value(j), why, sizeof(why)) < 0)
-                        return fail(err, size, ret_param, *k, "%s", why);
+                        return fail(err, size, ret_param, k, "'%s' must be %s", k, whole ? "an integer" : "a number");
+                if (params_set(p, k, json_number_value(j), why, sizeof(why)) < 0)
+                        return fail(err, size, ret_param, k, "%s", why);
         }
         struct vkinfer_sampling *s = &p->sampling;
         json_t *seed = json_object_get(root, "seed");

@@ -26,10 +26,9 @@ static const struct param {
         {"repeat_penalty", REPEAT, false, false, 0.01, 10},
 };
 
-const char *const params_numeric_keys[] = {
-        "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "presence_penalty",
-        "frequency_penalty", "repeat_penalty", NULL,
-};
+const char *params_key(size_t i) {
+        return i < sizeof(params) / sizeof(params[0]) ? params[i].name : NULL;
+}
 
 static const struct param *find(const char *key) {
         for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)

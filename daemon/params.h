@@ -8,9 +8,9 @@
 
 #include "vkinfer/engine.h"
 
-/* The numeric parameters by their OpenAI names, NULL-terminated, in the
+/* The i-th numeric parameter's OpenAI name, NULL past the last; in the
  * order they apply (max_completion_tokens after max_tokens). */
-extern const char *const params_numeric_keys[];
+const char *params_key(size_t i);
 
 /* Whether key takes whole numbers only (max_tokens, top_k...). */
 bool params_is_integer(const char *key);

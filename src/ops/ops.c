@@ -66,9 +66,9 @@ static uint32_t matvec_rows(const struct vk_ctx *ctx, uint32_t ncols) {
 }
 
 static int pipeline_matvec(struct vk_seq *s, const char *name, uint32_t n_bindings, uint32_t push_size,
-                           uint32_t ncols, struct vk_pipeline **ret, struct vkinfer_err *err) {
+                           uint32_t rows, struct vk_pipeline **ret, struct vkinfer_err *err) {
         const struct vk_ctx *ctx = vk_seq_ctx(s);
-        uint32_t spec[2] = {wg_matvec(ctx), matvec_rows(ctx, ncols)};
+        uint32_t spec[2] = {wg_matvec(ctx), rows};
         return vk_pipeline_get(vk_seq_ctx(s), name, n_bindings, push_size, spec, 2, ret, err);
 }
 
@@ -158,7 +158,8 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
             (r = rows_per_chunk(ctx, "matvec", w, rb, &chunk, err)) < 0)
                 return r;
         snprintf(name, sizeof(name), "matvec_%s", type_suffix(w->type));
-        if ((r = pipeline_matvec(s, name, 3, sizeof(struct push_matvec), w->ncols, &p, err)) < 0)
+        const uint32_t nr = matvec_rows(ctx, w->ncols);
+        if ((r = pipeline_matvec(s, name, 3, sizeof(struct push_matvec), nr, &p, err)) < 0)
                 return r;
         for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
                 uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
@@ -168,7 +169,7 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
                 };
                 struct vk_view v[3] = {weight_range(w, r0, n, rb), x, y};
                 uint32_t g[3];
-                vk_groups_linear(ctx, (n + matvec_rows(ctx, w->ncols) - 1) / matvec_rows(ctx, w->ncols), g);
+                vk_groups_linear(ctx, (n + nr - 1) / nr, g);
                 g[2] = (nvec + MATVEC_TPG - 1) / MATVEC_TPG;
                 if ((r = vk_seq_dispatch(s, p, v, 3, &pc, sizeof(pc), g, err)) < 0)
                         return r;
@@ -217,7 +218,8 @@ int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_ma
         if (per > mp->n_mats)
                 per = mp->n_mats;
         snprintf(name, sizeof(name), "matvec_id_%s", type_suffix(w->type));
-        if ((r = pipeline_matvec(s, name, 4, sizeof(struct push_matvec_id), w->ncols, &p, err)) < 0)
+        const uint32_t nr = matvec_rows(ctx, w->ncols);
+        if ((r = pipeline_matvec(s, name, 4, sizeof(struct push_matvec_id), nr, &p, err)) < 0)
                 return r;
         for (uint32_t e0 = 0; e0 < mp->n_mats; e0 += (uint32_t) per) {
                 uint32_t n = mp->n_mats - e0 < per ? mp->n_mats - e0 : (uint32_t) per;
@@ -231,7 +233,7 @@ int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_ma
                         vk_view_sub(w->view, e0 * mat_bytes, align_up(n * mat_bytes, 4)), x, y, ids,
                 };
                 uint32_t g[3];
-                vk_groups_linear(ctx, (mp->nrows + matvec_rows(ctx, w->ncols) - 1) / matvec_rows(ctx, w->ncols), g);
+                vk_groups_linear(ctx, (mp->nrows + nr - 1) / nr, g);
                 g[2] = (uint32_t) nz;
                 if ((r = vk_seq_dispatch(s, p, v, 4, &pc, sizeof(pc), g, err)) < 0)
                         return r;

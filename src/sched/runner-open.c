@@ -15,7 +15,8 @@ struct runner_owner {
         struct runner base;
         struct runner *inner;
         struct vk_ctx *ctx;
-        bool lost; /* VKINFER_TEST_DEVICE_LOST struck: every step fails, as on a real lost device */
+        unsigned long lose_at; /* VKINFER_TEST_DEVICE_LOST (read at open); 0: never */
+        bool lost;             /* it struck: every step fails, as on a real lost device */
 };
 
 static struct runner_owner *owner_of(struct runner *r) {
@@ -40,10 +41,10 @@ static atomic_uint steps_taken;
 static int own_step(struct runner *r, const struct runner_item *items, size_t n_items, float *logits,
                     struct vkinfer_err *err) {
         struct runner *in = owner_of(r)->inner;
-        const char *lose = getenv("VKINFER_TEST_DEVICE_LOST");
-        if (lose && *lose && atomic_fetch_add(&steps_taken, 1) + 1 == strtoul(lose, NULL, 10))
-                owner_of(r)->lost = true;
-        if (owner_of(r)->lost)
+        struct runner_owner *o = owner_of(r);
+        if (o->lose_at && atomic_fetch_add(&steps_taken, 1) + 1 == o->lose_at)
+                o->lost = true;
+        if (o->lost)
                 return err_set(err, -EIO, "VK_ERROR_DEVICE_LOST (simulated by VKINFER_TEST_DEVICE_LOST)");
         return in->ops->step(in, items, n_items, logits, err);
 }
@@ -108,6 +109,8 @@ int runner_open_progress(const char *device, const char *cache_dir, enum runner_
         struct runner_owner *o = calloc(1, sizeof(*o));
         if (!o)
                 return err_set(err, -ENOMEM, "out of memory");
+        const char *lose = getenv("VKINFER_TEST_DEVICE_LOST");
+        o->lose_at = lose ? strtoul(lose, NULL, 10) : 0;
         struct vk_opts vo = {.device = device, .cache_dir = cache_dir};
         int r = vk_ctx_create(&vo, &o->ctx, err);
         if (r >= 0)
