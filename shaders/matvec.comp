@@ -21,81 +21,23 @@ layout(push_constant) uniform PC { push_matvec p; } pc;
 uint x0;
 
 #define WDATA w
+#define MATVEC
 #include "types.glsl"
 
-#if defined(WTYPE_Q8_0)
-// A whole Q8_0 block, read as 16 halfwords.
+#if !defined(HAVE_DOT) && QK == 32
+// A type without its own block dot product: element by element.
 float block_dot(uint b, uint k0) {
         float s = 0.0;
-        for (uint i = 0; i < 16u; i++) {
-                uint v = w_u16(b + 2u + 2u * i);
-                s += float(sext8(v & 0xffu)) * x[x0 + k0 + 2u * i] + float(sext8(v >> 8)) * x[x0 + k0 + 2u * i + 1u];
-        }
-        return s * w_f16(b);
+        for (uint i = 0; i < 32u; i++)
+                s += dequant(b, i) * x[x0 + k0 + i];
+        return s;
 }
-#elif defined(WTYPE_Q4_0)
-float block_dot(uint b, uint k0) {
+#elif !defined(HAVE_DOT) && QK == 256
+float sub_dot(uint b, uint sb, uint k0) {
         float s = 0.0;
-        for (uint i = 0; i < 8u; i++) {
-                uint v = w_u16(b + 2u + 2u * i);
-                uint j = 2u * i;
-                s += (float(v & 15u) - 8.0) * x[x0 + k0 + j] + (float((v >> 8) & 15u) - 8.0) * x[x0 + k0 + j + 1u] +
-                     (float((v >> 4) & 15u) - 8.0) * x[x0 + k0 + j + 16u] + (float(v >> 12) - 8.0) * x[x0 + k0 + j + 17u];
-        }
-        return s * w_f16(b);
-}
-#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
-// Sub-block sb (32 elements) of the super-block at b: its scale and min
-// applied once; quants read a word (4 elements) at a time (blocks are 144 /
-// 176 bytes, so word aligned). Sub-blocks, not super-blocks, are spread over
-// the invocations: a 7168-wide row has only 28 super-blocks.
-float sub_dot(uint b, uint sb, uint k0) {
-#if defined(WTYPE_Q5_K)
-        const uint qs_off = 48u;
-#else
-        const uint qs_off = 16u;
-#endif
-        uvec2 sm = scale_min_k4(b + 4u, sb);
-        uint qs = b + qs_off + 32u * (sb / 2u), shift = (sb & 1u) * 4u;
-        float acc = 0.0, xs = 0.0;
-        for (uint l = 0; l < 32u; l += 4u) {
-                uint wd = w[(qs + l) >> 2];
-#if defined(WTYPE_Q5_K)
-                uint hd = w[(b + 16u + l) >> 2];
-#endif
-                for (uint i = 0; i < 4u; i++) {
-                        uint q = (wd >> (8u * i + shift)) & 15u;
-#if defined(WTYPE_Q5_K)
-                        q += ((hd >> (8u * i + sb)) & 1u) * 16u;
-#endif
-                        float xv = x[x0 + k0 + 32u * sb + l + i];
-                        acc += float(q) * xv;
-                        xs += xv;
-                }
-        }
-        return w_f16(b) * float(sm.x) * acc - w_f16(b + 2u) * float(sm.y) * xs;
-}
-#elif defined(WTYPE_Q6_K)
-// The 32 elements (half, quarter) = (sb / 4, sb % 4) of the super-block at
-// b: elements 128 * half + 32 * quarter + l, two scales.
-float sub_dot(uint b, uint sb, uint k0) {
-        uint half_ = sb / 4u, qd = sb % 4u;
-        uint ql = b + 64u * half_ + 32u * (qd & 1u), qh = b + 128u + 32u * half_;
-        uint shift = qd < 2u ? 0u : 4u;
-        float acc0 = 0.0, acc1 = 0.0;
-        for (uint l = 0; l < 32u; l += 2u) {
-                uint lo = w_u16(ql + l), hi = w_u16(qh + l);
-                for (uint i = 0; i < 2u; i++) {
-                        uint q = ((lo >> (8u * i + shift)) & 15u) | (((hi >> (8u * i + 2u * qd)) & 3u) << 4);
-                        float v = float(int(q) - 32) * x[x0 + k0 + 128u * half_ + 32u * qd + l + i];
-                        if (l < 16u)
-                                acc0 += v;
-                        else
-                                acc1 += v;
-                }
-        }
-        uint sc = b + 192u + 8u * half_ + 2u * qd;
-        return w_f16(b + 208u) * (float(sext8(w_u8(sc))) * acc0 + float(sext8(w_u8(sc + 1u))) * acc1);
+        for (uint i = 0; i < 32u; i++)
+                s += dequant(b, 32u * sb + i) * x[x0 + k0 + 32u * sb + i];
+        return s;
 }
 #endif
 

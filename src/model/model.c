@@ -24,15 +24,9 @@ const char *model_arch_name(enum model_arch_id id) {
 }
 
 bool model_type_supported(uint32_t type) {
-        switch (type) {
-        case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16:
-        case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0:
-        case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K:
-                /* The CPU reference must be able to read every weight. */
-                return ggml_can_dequantize(type);
-        default:
-                return false;
-        }
+        /* The CPU reference must be able to read every weight; the kernels
+         * read the same set (ops.c's type_suffix, checked at upload). */
+        return ggml_can_dequantize(type);
 }
 
 /* ---- Keys ---- */
@@ -247,16 +241,12 @@ int model_bind(struct model *m, const struct gguf_file *f, const char *name, uns
                 return err_set(err, -EINVAL, "tensor %s has shape %s, expected %s", name, b, a);
         }
 
-        if (!model_type_supported(t->type)) {
-                bool known_kquant = t->type == GGML_TYPE_Q4_K || t->type == GGML_TYPE_Q5_K ||
-                                    t->type == GGML_TYPE_Q6_K;
-                if (known_kquant)
-                        return err_set(err, -EOPNOTSUPP, "tensor %s has type %s, which this build cannot dequantize yet",
-                                       name, ggml_type_name(t->type));
+        if (!model_type_supported(t->type))
                 return err_set(err, -EOPNOTSUPP,
-                               "tensor %s has type %s, which is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)",
+                               "tensor %s has type %s, which is not supported (the types llama.cpp's quantizer writes: "
+                               "F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S "
+                               "IQ3_XXS IQ3_S IQ4_NL IQ4_XS TQ1_0 TQ2_0)",
                                name, ggml_type_name(t->type));
-        }
 
         /* Bound tensors are few (a few thousand for DeepSeek V3): a
          * doubling array. */

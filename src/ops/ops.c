@@ -16,18 +16,20 @@
 #define WG_ROW 128   /* one workgroup per row: norm, softmax, argmax, get_rows */
 #define WG_MATMUL 64 /* matmul.comp's tiling assumes it */
 
+/* The shader variant of each weight type the kernels read (shaders/
+ * meson.build's weight_types); NULL for any other. */
 static const char *type_suffix(uint32_t type) {
-        switch (type) {
-        case GGML_TYPE_F32: return "f32";
-        case GGML_TYPE_F16: return "f16";
-        case GGML_TYPE_BF16: return "bf16";
-        case GGML_TYPE_Q8_0: return "q8_0";
-        case GGML_TYPE_Q4_0: return "q4_0";
-        case GGML_TYPE_Q4_K: return "q4_k";
-        case GGML_TYPE_Q5_K: return "q5_k";
-        case GGML_TYPE_Q6_K: return "q6_k";
-        default: return NULL;
-        }
+        static const char *const suffix[GGML_TYPE_COUNT_] = {
+                [GGML_TYPE_F32] = "f32",       [GGML_TYPE_F16] = "f16",       [GGML_TYPE_BF16] = "bf16",
+                [GGML_TYPE_Q4_0] = "q4_0",     [GGML_TYPE_Q4_1] = "q4_1",     [GGML_TYPE_Q5_0] = "q5_0",
+                [GGML_TYPE_Q5_1] = "q5_1",     [GGML_TYPE_Q8_0] = "q8_0",     [GGML_TYPE_Q2_K] = "q2_k",
+                [GGML_TYPE_Q3_K] = "q3_k",     [GGML_TYPE_Q4_K] = "q4_k",     [GGML_TYPE_Q5_K] = "q5_k",
+                [GGML_TYPE_Q6_K] = "q6_k",     [GGML_TYPE_IQ1_S] = "iq1_s",   [GGML_TYPE_IQ1_M] = "iq1_m",
+                [GGML_TYPE_IQ2_XXS] = "iq2_xxs", [GGML_TYPE_IQ2_XS] = "iq2_xs", [GGML_TYPE_IQ2_S] = "iq2_s",
+                [GGML_TYPE_IQ3_XXS] = "iq3_xxs", [GGML_TYPE_IQ3_S] = "iq3_s", [GGML_TYPE_IQ4_NL] = "iq4_nl",
+                [GGML_TYPE_IQ4_XS] = "iq4_xs", [GGML_TYPE_TQ1_0] = "tq1_0",   [GGML_TYPE_TQ2_0] = "tq2_0",
+        };
+        return type < GGML_TYPE_COUNT_ ? suffix[type] : NULL;
 }
 
 bool op_weight_type_supported(uint32_t type) {
