@@ -9,7 +9,8 @@
 // The layouts are described in each family's file:
 //   quant-legacy.glsl  Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
 //   quant-k.glsl       Q2_K Q3_K Q4_K Q5_K Q6_K
-//   quant-iq.glsl      IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ4_NL IQ4_XS
+//   quant-iq4-iq3.glsl IQ4_NL IQ4_XS IQ3_XXS IQ3_S
+//   quant-iq2-iq1.glsl IQ2_XXS IQ2_XS IQ2_S IQ1_S IQ1_M
 //   quant-ternary.glsl TQ1_0 TQ2_0
 // F32, F16, BF16 are plain arrays.
 
@@ -108,5 +109,6 @@ float dequant(uint row, uint k) {
 
 #include "quant-legacy.glsl"
 #include "quant-k.glsl"
-#include "quant-iq.glsl"
+#include "quant-iq4-iq3.glsl"
+#include "quant-iq2-iq1.glsl"
 #include "quant-ternary.glsl"

@@ -3,7 +3,8 @@
  * (ggml-common.h) and each file's header comment describes its own.
  *   quant-legacy.c  Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 (32-element blocks)
  *   quant-k.c       Q2_K Q3_K Q4_K Q5_K Q6_K (256-element super-blocks)
- *   quant-iq.c      IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ4_NL IQ4_XS
+ *   quant-iq4-iq3.c IQ4_NL IQ4_XS IQ3_XXS IQ3_S
+ *   quant-iq2-iq1.c IQ2_XXS IQ2_XS IQ2_S IQ1_S IQ1_M
  *   quant-ternary.c TQ1_0 TQ2_0 */
 #pragma once
 
