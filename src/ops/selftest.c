@@ -96,8 +96,40 @@ static void job_free(struct st *st, struct job *j) {
                 vk_buf_free(st->ctx, j->b[i]);
 }
 
-static const uint32_t wtypes[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0,
-                                  GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+static const uint32_t wtypes[] = {
+        GGML_TYPE_F32,    GGML_TYPE_F16,     GGML_TYPE_BF16,   GGML_TYPE_Q4_0,   GGML_TYPE_Q4_1,    GGML_TYPE_Q5_0,
+        GGML_TYPE_Q5_1,   GGML_TYPE_Q8_0,    GGML_TYPE_Q2_K,   GGML_TYPE_Q3_K,   GGML_TYPE_Q4_K,    GGML_TYPE_Q5_K,
+        GGML_TYPE_Q6_K,   GGML_TYPE_IQ1_S,   GGML_TYPE_IQ1_M,  GGML_TYPE_IQ2_XXS, GGML_TYPE_IQ2_XS, GGML_TYPE_IQ2_S,
+        GGML_TYPE_IQ3_XXS, GGML_TYPE_IQ3_S,  GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS, GGML_TYPE_TQ1_0,   GGML_TYPE_TQ2_0,
+};
+
+/* One row of `type` from the f32 values wf: quantized where vkinfer has a
+ * quantizer; otherwise random blocks (every bit pattern of the codebook
+ * types is a valid block), each redrawn until its values are finite and
+ * moderate, so that a random f16 scale cannot make inf or NaN. */
+static int make_row(struct st *st, uint32_t type, const float *wf, uint8_t *q, uint32_t ncols) {
+        if (ggml_can_quantize(type))
+                return ggml_quantize_row(type, wf, q, ncols);
+        const struct ggml_type_info *ti = ggml_type_info(type);
+        float v[256];
+        for (uint32_t b = 0; b < ncols / ti->block_size; b++) {
+                uint8_t *blk = q + b * ti->type_size;
+                for (int tries = 0;; tries++) {
+                        for (uint64_t i = 0; i < ti->type_size; i++)
+                                blk[i] = (uint8_t) (rnd(st) * 128.0f + 128.0f);
+                        if (ggml_dequantize_row(type, blk, v, ti->block_size) < 0)
+                                return -EINVAL;
+                        bool ok = true;
+                        for (uint32_t i = 0; i < ti->block_size; i++)
+                                ok = ok && isfinite(v[i]) && fabsf(v[i]) < 1e3f;
+                        if (ok)
+                                break;
+                        if (tries == 1000)
+                                return -EINVAL;
+                }
+        }
+        return 0;
+}
 
 /* matvec, matmul and get_rows of one weight type. */
 static int weights(struct st *st, uint32_t type) {
@@ -114,8 +146,11 @@ static int weights(struct st *st, uint32_t type) {
                 r = err_set(st->err, -ENOMEM, "out of memory");
                 goto out;
         }
-        for (uint32_t i = 0; i < nrows; i++)
-                ggml_quantize_row(type, wf + (size_t) i * ncols, wq + i * rb, ncols);
+        for (uint32_t i = 0; r >= 0 && i < nrows; i++)
+                if (make_row(st, type, wf + (size_t) i * ncols, wq + i * rb, ncols) < 0)
+                        r = err_set(st->err, -EINVAL, "selftest: no valid %s blocks", ggml_type_name(type));
+        if (r < 0)
+                goto out;
         const char *suffix = ggml_type_name(type);
         char name[3][32];
         snprintf(name[0], 32, "matvec_%s", suffix);

@@ -233,10 +233,10 @@ static void test_errors(void) {
         expect_error(&o, "wrong expert count", "blk.1.ffn_up_exps.weight has shape [64, 32, 9]", "expected [64, 32, 8]");
 
         tiny_model_defaults(&o, TINY_LLAMA);
-        o.n_ff = 256; /* rows of ffn_down fit IQ2_XXS's 256-value blocks */
+        o.n_ff = 256; /* rows of ffn_down fit MXFP4's 32-value blocks */
         o.raw_tensor = "blk.1.ffn_down.weight";
-        o.raw_type = GGML_TYPE_IQ2_XXS;
-        expect_error(&o, "unsupported type", "blk.1.ffn_down.weight", "IQ2_XXS");
+        o.raw_type = GGML_TYPE_MXFP4;
+        expect_error(&o, "unsupported type", "blk.1.ffn_down.weight", "MXFP4");
 
         /* K-quants load once the CPU can dequantize them, and are refused
          * by name until then */

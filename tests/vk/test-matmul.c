@@ -127,10 +127,10 @@ int main(int argc, char **argv) {
 
         /* A type the kernels do not handle is refused by name. */
         struct vk_seq *s = test_seq(ctx);
-        struct op_weight bad = {{VK_NULL_HANDLE, 0, 1 << 20}, GGML_TYPE_Q2_K, 256, 4};
+        struct op_weight bad = {{VK_NULL_HANDLE, 0, 1 << 20}, GGML_TYPE_MXFP4, 256, 4};
         struct vk_view none = {VK_NULL_HANDLE, 0, 0};
         int r = op_matvec(s, &bad, none, none, &test_err);
-        CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "Q2_K"), "Q2_K: %d %s", r, test_err.msg);
+        CHECK(r == -EOPNOTSUPP && strstr(test_err.msg, "MXFP4"), "MXFP4: %d %s", r, test_err.msg);
         vk_seq_destroy(s);
         test_ctx_done(ctx);
 
