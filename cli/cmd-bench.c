@@ -15,6 +15,8 @@
 #include "forward/forward.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "ops/bench.h"
+#include "ops/ops.h"
 #include "vk/vk.h"
 
 static double now_s(void) {
@@ -35,19 +37,99 @@ static double median(double *v, size_t n) {
 
 static void usage(FILE *out) {
         fprintf(out, "Usage: vkinfer bench --model FILE [-p N] [-n N] [-r R] [--device DEV] [--kv-cache-type T]\n"
+                     "       vkinfer bench --matvec TYPES [--shape COLSxROWS] [-r R] [--device DEV]\n"
                      "  -p N   prompt tokens for the prefill figure (default 512)\n"
                      "  -n N   tokens decoded for the decode figure (default 128)\n"
                      "  -r R   repetitions; the median is reported (default 3)\n"
-                     "  --kv-cache-type T   KV cache values: auto (f16 where supported), f16 or f32\n");
+                     "  --kv-cache-type T   KV cache values: auto (f16 where supported), f16 or f32\n"
+                     "  --matvec TYPES      the matvec kernel of each weight type (comma-separated names,\n"
+                     "                      or all), per byte of weights against Q4_0's\n"
+                     "  --shape COLSxROWS   the matrix of --matvec (default 2048x1408)\n");
+}
+
+/* The matvec kernel of each type on one matrix shape: 50 calls per
+ * submission, the types alternated within each repetition (so a noisy
+ * moment hits all of them), the median per type. Reported per byte of
+ * weights, against Q4_0, which decoding is judged by. */
+static int bench_matvec(const char *device, const char *types, const char *shape, long reps) {
+        unsigned ncols = 2048, nrows = 1408;
+        if (shape && (sscanf(shape, "%ux%u", &ncols, &nrows) != 2 || !ncols || !nrows)) {
+                fprintf(stderr, "vkinfer: --shape %s: expected COLSxROWS, e.g. 2048x1408\n", shape);
+                return 2;
+        }
+        uint32_t list[GGML_TYPE_COUNT_ + 1];
+        size_t n = 0;
+        list[n++] = GGML_TYPE_Q4_0; /* the reference, always first */
+        for (uint32_t t = 0; t < GGML_TYPE_COUNT_; t++) {
+                const char *name = ggml_type_info(t) ? ggml_type_info(t)->name : NULL;
+                size_t len = name ? strlen(name) : 0;
+                bool want = false;
+                for (const char *p = types; name && (p = strcasestr(p, name)); p += len)
+                        want = want || ((p == types || p[-1] == ',') && (p[len] == ',' || !p[len]));
+                if (t != GGML_TYPE_Q4_0 && op_weight_type_supported(t) && (want || !strcmp(types, "all")))
+                        list[n++] = t;
+        }
+        if (n == 1 && strcasecmp(types, "Q4_0") && strcasecmp(types, "all")) {
+                fprintf(stderr, "vkinfer: --matvec %s: no weight type the kernels read\n", types);
+                return 2;
+        }
+        struct vkinfer_err err = {{0}};
+        struct vk_ctx *ctx = NULL;
+        struct vk_opts vo = {.device = device};
+        double *sec = calloc(n * (size_t) reps, sizeof(double));
+        int rc = 1;
+        if (!sec || vk_ctx_create(&vo, &ctx, &err) < 0)
+                goto fail;
+        for (long rep = 0; rep < reps; rep++)
+                for (size_t i = 0; i < n; i++) {
+                        struct ops_bench_result br;
+                        if (ggml_type_info(list[i])->block_size > ncols || ncols % ggml_type_info(list[i])->block_size) {
+                                sec[i * (size_t) reps + (size_t) rep] = -1;
+                                continue;
+                        }
+                        if (ops_bench_matvec(ctx, list[i], ncols, nrows, 50, &br, &err) < 0)
+                                goto fail;
+                        sec[i * (size_t) reps + (size_t) rep] = br.seconds;
+                }
+        printf("device: %s (%s); matvec %u columns x %u rows, median of %ld\n", vk_ctx_info(ctx)->name,
+               vk_device_type_string(vk_ctx_info(ctx)->type), ncols, nrows, reps);
+        printf("%-8s %12s %10s %12s %14s\n", "type", "bits/weight", "us/call", "weight GB/s", "time/byte vs Q4_0");
+        double q4_per_byte = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct ggml_type_info *ti = ggml_type_info(list[i]);
+                if (sec[i * (size_t) reps] < 0) {
+                        printf("%-8s (rows of %u columns are not whole %u-element blocks)\n", ti->name, ncols,
+                               ti->block_size);
+                        continue;
+                }
+                double t = median(sec + i * (size_t) reps, (size_t) reps);
+                double bytes = (double) ncols / ti->block_size * ti->type_size * nrows;
+                if (i == 0)
+                        q4_per_byte = t / bytes;
+                printf("%-8s %12.3f %10.1f %12.2f %13.2fx\n", ti->name, 8.0 * ti->type_size / ti->block_size, t * 1e6,
+                       bytes / t / 1e9, t / bytes / q4_per_byte);
+        }
+        rc = vk_ctx_validation_count(ctx) > 0 ? 1 : 0;
+        if (rc)
+                fprintf(stderr, "vkinfer: %llu Vulkan validation message(s)\n",
+                        (unsigned long long) vk_ctx_validation_count(ctx));
+        goto out;
+fail:
+        fprintf(stderr, "vkinfer: %s\n", err.msg);
+out:
+        free(sec);
+        vk_ctx_destroy(ctx);
+        return rc;
 }
 
 int cmd_bench(int argc, char **argv) {
         static const struct option opts[] = {
                 {"model", required_argument, NULL, 'm'}, {"device", required_argument, NULL, 'd'},
-                {"kv-cache-type", required_argument, NULL, 'K'},
+                {"kv-cache-type", required_argument, NULL, 'K'}, {"matvec", required_argument, NULL, 'M'},
+                {"shape", required_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},        {},
         };
-        const char *path = NULL, *device = NULL, *kv_name = NULL;
+        const char *path = NULL, *device = NULL, *kv_name = NULL, *matvec = NULL, *shape = NULL;
         long n_prompt = 512, n_decode = 128, reps = 3;
         int c;
         optind = 1;
@@ -56,6 +138,8 @@ int cmd_bench(int argc, char **argv) {
                 case 'm': path = optarg; break;
                 case 'd': device = optarg; break;
                 case 'K': kv_name = optarg; break;
+                case 'M': matvec = optarg; break;
+                case 'S': shape = optarg; break;
                 case 'p': n_prompt = strtol(optarg, NULL, 10); break;
                 case 'n': n_decode = strtol(optarg, NULL, 10); break;
                 case 'r': reps = strtol(optarg, NULL, 10); break;
@@ -63,6 +147,8 @@ int cmd_bench(int argc, char **argv) {
                 default: usage(stderr); return 2;
                 }
         }
+        if (matvec && !path && optind == argc && reps >= 1 && reps <= 100)
+                return bench_matvec(device, matvec, shape, reps);
         enum runner_kv_type kv;
         if (!path || optind < argc || n_prompt < 1 || n_decode < 1 || reps < 1 || reps > 100 ||
             runner_kv_type_parse(kv_name, &kv) < 0) {

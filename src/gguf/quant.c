@@ -162,3 +162,44 @@ int ggml_quantize_row(uint32_t type, const float *src, void *dst, uint64_t n) {
                 codecs[type].quant(src + b * ti->block_size, p + b * ti->type_size);
         return 0;
 }
+
+static uint64_t xorshift(uint64_t *s) {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        return *s;
+}
+
+int ggml_random_row(uint32_t type, uint64_t *state, void *dst, uint64_t n) {
+        const struct ggml_type_info *ti = ggml_type_info(type);
+        if (!ti || !ggml_can_dequantize(type))
+                return -EOPNOTSUPP;
+        if (n % ti->block_size)
+                return -EINVAL;
+        if (ggml_can_quantize(type)) {
+                float x[256];
+                for (uint64_t b = 0; b < n / ti->block_size; b++) {
+                        for (uint32_t i = 0; i < ti->block_size; i++)
+                                x[i] = (float) ((xorshift(state) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+                        ggml_quantize_row(type, x, (uint8_t *) dst + b * ti->type_size, ti->block_size);
+                }
+                return 0;
+        }
+        float v[256];
+        for (uint64_t b = 0; b < n / ti->block_size; b++) {
+                uint8_t *blk = (uint8_t *) dst + b * ti->type_size;
+                for (int tries = 0;; tries++) {
+                        for (uint32_t i = 0; i < ti->type_size; i++)
+                                blk[i] = (uint8_t) (xorshift(state) >> 56);
+                        ggml_dequantize_row(type, blk, v, ti->block_size);
+                        bool ok = true;
+                        for (uint32_t i = 0; i < ti->block_size; i++)
+                                ok = ok && isfinite(v[i]) && fabsf(v[i]) < 1e3f;
+                        if (ok)
+                                break;
+                        if (tries == 1000)
+                                return -EINVAL;
+                }
+        }
+        return 0;
+}

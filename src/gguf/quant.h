@@ -20,3 +20,11 @@ bool ggml_can_quantize(uint32_t type);
  * -EOPNOTSUPP for a type not handled (the caller names it). */
 int ggml_dequantize_row(uint32_t type, const void *src, float *dst, uint64_t n);
 int ggml_quantize_row(uint32_t type, const float *src, void *dst, uint64_t n);
+
+/* n elements (a multiple of the block size) of valid `type` data for tests
+ * and benchmarks: random values in [-1, 1) quantized where vkinfer has a
+ * quantizer; otherwise random blocks (every bit pattern of the codebook
+ * types is a block), each redrawn until its values are finite and below
+ * 1e3 in magnitude, so a random f16 scale cannot make inf or NaN. *state is
+ * the xorshift state (not 0). -EOPNOTSUPP for a type not handled. */
+int ggml_random_row(uint32_t type, uint64_t *state, void *dst, uint64_t n);

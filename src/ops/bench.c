@@ -33,8 +33,11 @@ int ops_bench_matvec(struct vk_ctx *ctx, uint32_t type, uint32_t ncols, uint32_t
                 state = state * 1664525u + 1013904223u;
                 row[i] = (float) (state >> 8) / (float) (1u << 24) - 0.5f;
         }
+        uint64_t seed = 0x9e3779b97f4a7c15u;
         if (r >= 0)
-                r = ggml_quantize_row(type, row, q, ncols) < 0 ? err_set(err, -EINVAL, "bench: cannot quantize") : 0;
+                r = (ggml_can_quantize(type) ? ggml_quantize_row(type, row, q, ncols) : ggml_random_row(type, &seed, q, ncols)) < 0
+                            ? err_set(err, -EINVAL, "bench: cannot make %s data", ggml_type_name(type))
+                            : 0;
         if (r >= 0)
                 r = vk_buf_alloc(ctx, VK_MEM_DEVICE, total, &w, err);
         if (r >= 0)

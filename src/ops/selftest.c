@@ -103,32 +103,12 @@ static const uint32_t wtypes[] = {
         GGML_TYPE_IQ3_XXS, GGML_TYPE_IQ3_S,  GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS, GGML_TYPE_TQ1_0,   GGML_TYPE_TQ2_0,
 };
 
-/* One row of `type` from the f32 values wf: quantized where vkinfer has a
- * quantizer; otherwise random blocks (every bit pattern of the codebook
- * types is a valid block), each redrawn until its values are finite and
- * moderate, so that a random f16 scale cannot make inf or NaN. */
+/* One row of `type`: wf quantized where vkinfer has a quantizer, else
+ * random valid blocks. */
 static int make_row(struct st *st, uint32_t type, const float *wf, uint8_t *q, uint32_t ncols) {
         if (ggml_can_quantize(type))
                 return ggml_quantize_row(type, wf, q, ncols);
-        const struct ggml_type_info *ti = ggml_type_info(type);
-        float v[256];
-        for (uint32_t b = 0; b < ncols / ti->block_size; b++) {
-                uint8_t *blk = q + b * ti->type_size;
-                for (int tries = 0;; tries++) {
-                        for (uint64_t i = 0; i < ti->type_size; i++)
-                                blk[i] = (uint8_t) (rnd(st) * 128.0f + 128.0f);
-                        if (ggml_dequantize_row(type, blk, v, ti->block_size) < 0)
-                                return -EINVAL;
-                        bool ok = true;
-                        for (uint32_t i = 0; i < ti->block_size; i++)
-                                ok = ok && isfinite(v[i]) && fabsf(v[i]) < 1e3f;
-                        if (ok)
-                                break;
-                        if (tries == 1000)
-                                return -EINVAL;
-                }
-        }
-        return 0;
+        return ggml_random_row(type, &st->rng, q, ncols);
 }
 
 /* matvec, matmul and get_rows of one weight type. */
