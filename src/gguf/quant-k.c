@@ -2,7 +2,13 @@
  * own scale (and min), the scales quantized against one f16 d (and dmin).
  * Layouts as in ggml-common.h:
  *   Q2_K: { u8 scales[16]; u8 qs[64]; f16 d, dmin; }          84 bytes
+ *         x = d * (sc & 15) * q - dmin * (sc >> 4), sc = scales[k / 16]
  *   Q3_K: { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d; } 110 bytes
+ *         x = d * (s - 32) * (q - 4 * !h), s the 6-bit scale k / 16
+ *         (nibbles in scales[0..7], top 2 bits in scales[8..11]), h bit
+ *         k / 32 of hmask[k % 32]
+ *         both: each 128 elements use 32 qs bytes, 2 bits per 32 elements:
+ *         q of k is bits 2 * ((k % 128) / 32) of qs[32 * (k / 128) + k % 32]
  *   Q4_K: { f16 d, dmin; u8 scales[12]; u8 qs[128]; }        144 bytes
  *   Q5_K: { f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]; } 176 bytes
  *         x = d * sc[s] * q - dmin * m[s], 6-bit sc/m packed in scales[];
@@ -17,7 +23,6 @@
 
 #include <math.h>
 #include <stdbool.h>
-#include <stdlib.h>
 
 /* The 6-bit scale and min of sub-block j from the 12 packed bytes q:
  * j < 4 in the low 6 bits of q[j] and q[j+4]; j >= 4 in the nibbles of
@@ -146,16 +151,40 @@ static void quant_k(uint32_t type, const float *x, uint8_t *b) {
         }
 }
 
+/* Q2_K and Q3_K: element e has scale e / 16 and its 2 low bits at bits
+ * 2 * c of qs[32 * (e / 128) + e % 32], c = (e % 128) / 32. Computed as
+ * ggml computes them (dl * q - ml; dl * q), so bit-identical. */
 void dequant_q2_k(const uint8_t *b, float *y) {
-        (void) b;
-        (void) y;
-        abort(); /* TODO(helper) */
+        const uint8_t *scales = b, *qs = b + 16;
+        float d = quant_rd_f16(b + 80), dmin = quant_rd_f16(b + 82);
+        for (int e = 0; e < 256; e++) {
+                uint8_t sc = scales[e / 16];
+                float dl = d * (float) (sc & 0xf), ml = dmin * (float) (sc >> 4);
+                int q = (qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+                y[e] = dl * (float) q - ml;
+        }
+}
+
+/* The 6-bit scale s of Q3_K (stored + 32): its low nibble in byte s % 8 of
+ * the 12 (high nibble for s >= 8), its top 2 bits at bit 2 * (s / 4) of
+ * byte 8 + s % 4. */
+static int scale_q3_k(const uint8_t *sc, int s) {
+        int lo = s < 8 ? sc[s] & 0xf : sc[s - 8] >> 4;
+        int hi = (sc[8 + s % 4] >> (2 * (s / 4))) & 3;
+        return (lo | hi << 4) - 32;
 }
 
 void dequant_q3_k(const uint8_t *b, float *y) {
-        (void) b;
-        (void) y;
-        abort(); /* TODO(helper) */
+        const uint8_t *hmask = b, *qs = b + 32, *scales = b + 96;
+        float d = quant_rd_f16(b + 108);
+        for (int e = 0; e < 256; e++) {
+                float dl = d * (float) scale_q3_k(scales, e / 16);
+                int q = (qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+                /* the third bit, bit e / 32 of hmask[e % 32], clear means q - 4 */
+                if (!((hmask[e % 32] >> (e / 32)) & 1))
+                        q -= 4;
+                y[e] = dl * (float) q;
+        }
 }
 
 void dequant_q4_k(const uint8_t *b, float *y) {

@@ -9,7 +9,6 @@
 #include "gguf/quant-codec.h"
 
 #include <math.h>
-#include <stdlib.h>
 
 void dequant_q8_0(const uint8_t *b, float *y) {
         float d = quant_rd_f16(b);
@@ -25,22 +24,36 @@ void dequant_q4_0(const uint8_t *b, float *y) {
         }
 }
 
+/* The float operations are ggml's, in its order (q * d + m, not fused),
+ * so the results are bit-identical to dequantize_row_*. */
 void dequant_q4_1(const uint8_t *b, float *y) {
-        (void) b;
-        (void) y;
-        abort(); /* TODO(helper) */
+        float d = quant_rd_f16(b), m = quant_rd_f16(b + 2);
+        for (int j = 0; j < 16; j++) {
+                y[j] = (float) (b[4 + j] & 0x0f) * d + m;
+                y[j + 16] = (float) (b[4 + j] >> 4) * d + m;
+        }
+}
+
+/* The 5-bit quant of element j: its nibble and bit j of qh. */
+static int q5(const uint8_t *qs, uint32_t qh, int j) {
+        int lo = j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
+        return lo | (int) ((qh >> j) & 1) << 4;
 }
 
 void dequant_q5_0(const uint8_t *b, float *y) {
-        (void) b;
-        (void) y;
-        abort(); /* TODO(helper) */
+        float d = quant_rd_f16(b);
+        uint32_t qh;
+        memcpy(&qh, b + 2, 4);
+        for (int j = 0; j < 32; j++)
+                y[j] = (float) (q5(b + 6, qh, j) - 16) * d;
 }
 
 void dequant_q5_1(const uint8_t *b, float *y) {
-        (void) b;
-        (void) y;
-        abort(); /* TODO(helper) */
+        float d = quant_rd_f16(b), m = quant_rd_f16(b + 2);
+        uint32_t qh;
+        memcpy(&qh, b + 4, 4);
+        for (int j = 0; j < 32; j++)
+                y[j] = (float) q5(b + 8, qh, j) * d + m;
 }
 
 void quant_q8_0(const float *x, uint8_t *b) {
