@@ -1,6 +1,161 @@
-// The i-quants of 3 and 4 bits. TODO(helper): layouts.
+// The i-quants of 3 and 4 bits (ggml-common.h; quant-iq4-iq3.c has the
+// same description):
+//   IQ4_NL:  { f16 d; u8 qs[16]; }                                18 bytes
+//            x = d * kvalues[q], q the low nibbles of qs for elements
+//            0..15, the high ones for 16..31 (16 levels, -127 .. 113)
+//   IQ4_XS:  { f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]; } 136 bytes
+//            8 sub-blocks of 32 as IQ4_NL's, scale d * (ls - 32), ls =
+//            nibble s % 2 of scales_l[s / 2] | bits 2s..2s+1 of scales_h << 4
+//   IQ3_XXS: { f16 d; u8 qs[64]; u32 signs_scales[8]; }            98 bytes
+//            sub-block s: grid indices qs[8s..8s+7] (iq3xxs_grid: 4
+//            magnitudes each); word s: scale in bits 28..31, db = d * (0.5 +
+//            scale) * 0.5, and four 7-bit sign fields (one per 8 elements,
+//            the eighth sign their parity)
+//   IQ3_S:   { f16 d; u8 qs[64]; u8 qh[8]; u8 signs[32]; u8 scales[4]; } 110
+//            sub-block s: grid index of group g = qs[8s + g] | bit g of
+//            qh[s] << 8 (iq3s_grid, 512 groups of 4); the sign of element e
+//            is bit e of the word at signs[4s]; db = d * (1 + 2 * nibble
+//            s % 2 of scales[s / 2])
+// All give x = scale * level, computed in ggml's order (get_rows is exact).
+// Blocks of 18, 98 and 110 bytes are only 16-bit aligned; IQ4_XS's 136 are
+// word aligned.
 #if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS) || defined(WTYPE_IQ3_XXS) || defined(WTYPE_IQ3_S)
-float dequant(uint row, uint k) {
-        return 0.0; // TODO(helper)
+#include "iq3-grids.h"
+
+// The 32 bits at even byte b: two words when b is not word aligned.
+uint w_u32(uint b) {
+        uint i = b >> 2;
+        if ((b & 2u) == 0u)
+                return WDATA[i];
+        return (WDATA[i] >> 16) | (WDATA[i + 1u] << 16);
 }
+
+#if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS)
+float kvalue(uint q) {
+        return float(sext8(kvalues_iq4nl[q >> 2] >> ((q & 3u) * 8u)));
+}
+#endif
+
+#if defined(WTYPE_IQ3_XXS)
+// ksigns_iq2xs: 7 sign bits, their parity the eighth.
+uint ksigns(uint s7) {
+        return s7 | ((uint(bitCount(s7)) & 1u) << 7);
+}
+#endif
+
+float dequant(uint row, uint k) {
+#if defined(WTYPE_IQ4_NL)
+        uint b = row + (k / 32u) * BLOCK_BYTES, j = k % 32u;
+        uint q = w_u8(b + 2u + (j & 15u));
+        return w_f16(b) * kvalue(j < 16u ? q & 15u : q >> 4);
+#elif defined(WTYPE_IQ4_XS)
+        uint b = row + (k / 256u) * BLOCK_BYTES, j = k % 256u;
+        uint s = j / 32u, l = j % 32u;
+        uint ls = ((w_u8(b + 4u + s / 2u) >> (4u * (s & 1u))) & 15u) | (((w_u16(b + 2u) >> (2u * s)) & 3u) << 4);
+        float dl = w_f16(b) * float(int(ls) - 32);
+        uint q = w_u8(b + 8u + 16u * s + (l & 15u));
+        return dl * kvalue(l < 16u ? q & 15u : q >> 4);
+#elif defined(WTYPE_IQ3_XXS)
+        uint b = row + (k / 256u) * BLOCK_BYTES, j = k % 256u;
+        uint s = j / 32u, l = (j % 32u) / 8u, e = j % 8u;
+        uint aux = w_u32(b + 66u + 4u * s);
+        float db = w_f16(b) * (0.5 + float(aux >> 28)) * 0.5;
+        uint g = iq3xxs_grid[w_u8(b + 2u + 8u * s + 2u * l + e / 4u)];
+        float v = db * float((g >> (8u * (e & 3u))) & 0xffu);
+        return ((ksigns((aux >> (7u * l)) & 127u) >> e) & 1u) != 0u ? -v : v;
+#else // IQ3_S
+        uint b = row + (k / 256u) * BLOCK_BYTES, j = k % 256u;
+        uint s = j / 32u, e = j % 32u, grp = e / 4u;
+        float db = w_f16(b) * float(1u + 2u * ((w_u8(b + 106u + s / 2u) >> (4u * (s & 1u))) & 15u));
+        uint idx = w_u8(b + 2u + 8u * s + grp) | (((w_u8(b + 66u + s) >> grp) & 1u) << 8);
+        float v = db * float((iq3s_grid[idx] >> (8u * (e & 3u))) & 0xffu);
+        return ((w_u8(b + 74u + 4u * s + e / 8u) >> (e & 7u)) & 1u) != 0u ? -v : v;
+#endif
+}
+
+#ifdef MATVEC
+#define HAVE_DOT
+#if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS)
+// Levels of the 8 nibbles of word q (elements 4 bytes, low nibbles at xl,
+// high ones at xh = xl + 16) times x.
+float nibbles_dot(uint q, uint xl) {
+        float s = 0.0;
+        for (uint i = 0; i < 4u; i++)
+                s += kvalue((q >> (8u * i)) & 15u) * x[xl + i] + kvalue((q >> (8u * i + 4u)) & 15u) * x[xl + 16u + i];
+        return s;
+}
+#endif
+
+#if defined(WTYPE_IQ4_NL)
+// The block's 5 words: d and the 16 qs bytes, shifted by a halfword when
+// the block starts at the middle of a word.
+float block_dot(uint b, uint k0) {
+        uint i = b >> 2;
+        uint v0 = w[i], v1 = w[i + 1u], v2 = w[i + 2u], v3 = w[i + 3u], v4 = w[i + 4u];
+        bool odd = (b & 2u) != 0u;
+        float d = odd ? unpackHalf2x16(v0).y : unpackHalf2x16(v0).x;
+        uvec4 q = odd ? uvec4(v1, v2, v3, v4)
+                      : uvec4((v0 >> 16) | (v1 << 16), (v1 >> 16) | (v2 << 16), (v2 >> 16) | (v3 << 16), (v3 >> 16) | (v4 << 16));
+        uint xb = x0 + k0;
+        return d * (nibbles_dot(q.x, xb) + nibbles_dot(q.y, xb + 4u) + nibbles_dot(q.z, xb + 8u) + nibbles_dot(q.w, xb + 12u));
+}
+#elif defined(WTYPE_IQ4_XS)
+// Word aligned: the header word holds d and scales_h, the next scales_l.
+float sub_dot(uint b, uint sb, uint k0) {
+        uint i = b >> 2;
+        uint h = w[i];
+        uint ls = ((w[i + 1u] >> (4u * sb)) & 15u) | (((h >> (16u + 2u * sb)) & 3u) << 4);
+        uint qs = i + 2u + 4u * sb, xb = x0 + k0 + 32u * sb;
+        float s = nibbles_dot(w[qs], xb) + nibbles_dot(w[qs + 1u], xb + 4u) + nibbles_dot(w[qs + 2u], xb + 8u) +
+                  nibbles_dot(w[qs + 3u], xb + 12u);
+        return unpackHalf2x16(h).x * float(int(ls) - 32) * s;
+}
+#elif defined(WTYPE_IQ3_XXS)
+// Grid word g's 4 magnitudes times x[xb..], element e's sign bit e of sg.
+float grid_dot(uint g, uint sg, uint xb) {
+        float s = 0.0;
+        for (uint e = 0; e < 4u; e++) {
+                float xv = x[xb + e];
+                s += float((g >> (8u * e)) & 0xffu) * (((sg >> e) & 1u) != 0u ? -xv : xv);
+        }
+        return s;
+}
+
+float sub_dot(uint b, uint sb, uint k0) {
+        uint aux = w_u32(b + 66u + 4u * sb);
+        uint q0 = w_u32(b + 2u + 8u * sb), q1 = w_u32(b + 6u + 8u * sb);
+        uint xb = x0 + k0 + 32u * sb;
+        float s = 0.0;
+        for (uint l = 0; l < 4u; l++) {
+                uint q = l < 2u ? q0 : q1, sh = 16u * (l & 1u);
+                uint sg = ksigns((aux >> (7u * l)) & 127u);
+                s += grid_dot(iq3xxs_grid[(q >> sh) & 0xffu], sg, xb + 8u * l) +
+                     grid_dot(iq3xxs_grid[(q >> (sh + 8u)) & 0xffu], sg >> 4, xb + 8u * l + 4u);
+        }
+        return w_f16(b) * (0.5 + float(aux >> 28)) * 0.5 * s;
+}
+#else // IQ3_S
+float grid_dot(uint g, uint sg, uint xb) {
+        float s = 0.0;
+        for (uint e = 0; e < 4u; e++) {
+                float xv = x[xb + e];
+                s += float((g >> (8u * e)) & 0xffu) * (((sg >> e) & 1u) != 0u ? -xv : xv);
+        }
+        return s;
+}
+
+float sub_dot(uint b, uint sb, uint k0) {
+        uint q0 = w_u32(b + 2u + 8u * sb), q1 = w_u32(b + 6u + 8u * sb);
+        uint qh = w_u8(b + 66u + sb), sg = w_u32(b + 74u + 4u * sb);
+        uint xb = x0 + k0 + 32u * sb;
+        float s = 0.0;
+        for (uint g = 0; g < 8u; g++) {
+                uint idx = (((g < 4u ? q0 : q1) >> (8u * (g & 3u))) & 0xffu) | (((qh >> g) & 1u) << 8);
+                s += grid_dot(iq3s_grid[idx], sg >> (4u * g), xb + 4u * g);
+        }
+        uint sc = (w_u8(b + 106u + sb / 2u) >> (4u * (sb & 1u))) & 15u;
+        return w_f16(b) * float(1u + 2u * sc) * s;
+}
+#endif
+#endif // MATVEC
 #endif
