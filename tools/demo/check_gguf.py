@@ -68,7 +68,9 @@ def main():
     for i in range(cfg.num_hidden_layers):
         k_b, v_b = t[f"blk.{i}.attn_k_b.weight"], t[f"blk.{i}.attn_v_b.weight"]
         kv_b = np.concatenate([np.concatenate([k_b[h].T, v_b[h]]) for h in range(cfg.num_attention_heads)])
-        if not np.array_equal(kv_b, t[f"blk.{i}.attn_kv_b.weight"]):
+        # Files from before the converter's layout also carry the combined tensor.
+        old = t.get(f"blk.{i}.attn_kv_b.weight")
+        if old is not None and not np.array_equal(kv_b, old):
             print(f"blk.{i}: attn_k_b/attn_v_b do not rebuild attn_kv_b")
             bad += 1
         t[f"blk.{i}.attn_kv_b.weight"] = kv_b

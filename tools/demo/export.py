@@ -40,9 +40,16 @@ def log(msg):
 
 # ---- GGUF tensors ---------------------------------------------------------
 
+# Quantized so that the split attn_k_b/attn_v_b can be derived from its
+# stored values, but not written: llama.cpp's converter writes only the split
+# pair, and llama.cpp refuses a file with both ("wrong number of tensors").
+NOT_WRITTEN = ".attn_kv_b.weight"
+
+
 def gguf_tensors(cfg, sd):
     """[(gguf name, numpy f32 array in PyTorch's [out, in] layout, ggml type)].
-    Names and shapes are those of llama.cpp's converter for DeepSeek-V3."""
+    Names and shapes are those of llama.cpp's converter for DeepSeek-V3, plus
+    attn_kv_b (see NOT_WRITTEN)."""
     f = lambda k: sd[k].detach().to(torch.float32).numpy()  # noqa: E731
     H = cfg.num_attention_heads
     nope, vd, r = cfg.qk_nope_head_dim, cfg.v_head_dim, cfg.kv_lora_rank
@@ -289,6 +296,7 @@ def run(args):
     os.makedirs(args.testdata, exist_ok=True)
 
     tensors, stored = quantize_all(cfg, gguf_tensors(cfg, ck["state_dict"]))
+    tensors = [t for t in tensors if not t[0].endswith(NOT_WRITTEN)]
     gguf_path = os.path.join(args.models, GGUF_NAME)
     write_gguf(gguf_path, cfg, tok, tensors, ck["n_params"])
     log(f"wrote {gguf_path} ({os.path.getsize(gguf_path)} bytes, {len(tensors)} tensors)")

@@ -122,18 +122,20 @@ Conventions the C side must follow (all as llama.cpp's deepseek2):
 - **Layouts** (rows of the PyTorch weights, i.e. ne[1] in GGUF): `attn_q_b` is
   head-major, each head [qk_nope | qk_rope]; `attn_kv_a_mqa` is
   [kv_lora latent | qk_rope shared key], only the latent goes through
-  `attn_kv_a_norm`; `attn_kv_b` is head-major, each head [k_nope | v];
-  `attn_output` takes the heads' v concatenated head-major. Positions start
-  at 0 with BOS.
+  `attn_kv_a_norm`; `kv_b_proj` (the combined `attn_kv_b` of older files) is
+  head-major, each head [k_nope | v]; `attn_output` takes the heads' v
+  concatenated head-major. Positions start at 0 with BOS.
 - **Routing**: s = sigmoid(ffn_gate_inp · x); choice = s + exp_probs_b; group score
   = sum of the 2 best choice values in each of n_group groups; keep topk_group
   groups (the others' experts get -inf, as in llama.cpp; Hugging Face's 0
   chose the same experts on the first 1024 held-out tokens); top-k experts by choice; weights = s of those experts
   (without the bias), divided by their sum, times expert_weights_scale; plus
   the shared expert.
-- **MLA split tensors**: `attn_k_b` is stored in F32 and `attn_v_b` in Q8_0 so
-  that both hold exactly the values of the Q8_0 `attn_kv_b`: the absorbed and
-  the expanded forms compute with the same weights.
+- **MLA split tensors**: `kv_b_proj` is quantized to Q8_0 (as `attn_kv_b`,
+  which is not written), then split as the converter does: `attn_k_b` (each
+  head's k_nope rows, transposed) is stored in F32 and `attn_v_b` (the v rows)
+  in Q8_0, so that both hold exactly those Q8_0 values: the absorbed and the
+  expanded forms compute with the same weights.
 
 ## Training
 
@@ -166,9 +168,10 @@ And God said{greedy_text}
 
 `demo.gguf`: {size} bytes, GGUF v3, alignment 32, sha256 `{_sha256(gguf_path)}`.
 Matrices in Q8_0 except `attn_k_b` (F32, see above); norms, `ffn_gate_inp` and
-`exp_probs_b` in F32. Keys and tensor names are those llama.cpp's converter
-writes for DeepSeek-V3, plus the combined `attn_kv_b` beside the split
-`attn_k_b`/`attn_v_b`.
+`exp_probs_b` in F32. Keys, tensor names and tensors are those llama.cpp's
+converter writes for DeepSeek-V3: the split `attn_k_b`/`attn_v_b` only, no
+combined `attn_kv_b` (llama.cpp refuses a file with both); it loads and runs
+in llama.cpp.
 
 | key | value |
 |---|---|
