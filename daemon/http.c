@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "api.h"
 #include "log.h"
 #include "manager.h"
@@ -28,7 +29,7 @@ struct http_server {
         struct manager *m;
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer;
-        int listen_fd;
+        struct acceptor *acceptor; /* accepts and screens, then hands to MHD */
         bool is_unix;
 };
 
@@ -294,6 +295,17 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
         return 0;
 }
 
+/* The parameter a context error is about: max_tokens (or
+ * max_completion_tokens) only when it was given and the engine says the
+ * prompt plus it is too long; else the prompt or the messages. */
+static const char *context_param(const struct api_request *a, const char *msg) {
+        if (a->params.max_tokens >= 0 && strstr(msg, "max_tokens")) {
+                json_t *mct = json_object_get(a->root, "max_completion_tokens");
+                return mct && !json_is_null(mct) ? "max_completion_tokens" : "max_tokens";
+        }
+        return a->kind == API_CHAT ? "messages" : "prompt";
+}
+
 static enum MHD_Result start_generation(struct http_exchange *x) {
         enum api_kind kind = x->route == ROUTE_CHAT ? API_CHAT : API_COMPLETION;
         char err[512];
@@ -310,7 +322,7 @@ static enum MHD_Result start_generation(struct http_exchange *x) {
                 list_remove(x);
                 int status = api_status_for_errno(r);
                 return respond_error(x, (unsigned) status, verr.message[0] ? verr.message : strerror(-r),
-                                     r == -ENOENT ? "model" : r == -E2BIG ? "max_tokens" : NULL);
+                                     r == -ENOENT ? "model" : r == -E2BIG ? context_param(&x->api, verr.message) : NULL);
         }
         if (!x->api.model_name)
                 x->api.model_name = vkinfer_engine_model(x->m->engine, 0)->name;
@@ -539,7 +551,11 @@ void http_server_dispatch_notifications(struct manager *m) {
 
 /* libmicrohttpd does not watch suspended connections, so a client that
  * hangs up while its request waits in the queue (or between tokens) would
- * go unnoticed until the next write: look at their sockets ourselves. */
+ * go unnoticed until the next write: look at their sockets ourselves. Only
+ * a hang-up counts (POLLHUP: both directions closed, or an error); a client
+ * that half-closes after sending its request (POLLRDHUP) is legal HTTP and
+ * still reads the answer. A TCP peer that closed shows as a half-close
+ * until a write fails, so it is noticed at the next token or the answer. */
 void http_server_reap_vanished(struct manager *m) {
         for (struct http_exchange *x = m->exchanges; x; x = x->next) {
                 if (!x->suspended || !x->req || x->finished)
@@ -547,8 +563,8 @@ void http_server_reap_vanished(struct manager *m) {
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 if (!ci)
                         continue;
-                struct pollfd pfd = {.fd = ci->connect_fd, .events = POLLRDHUP};
-                if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                struct pollfd pfd = {.fd = ci->connect_fd, .events = 0};
+                if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
                         log_info("%s: client went away while waiting, cancelling", x->id);
                         vkinfer_request_cancel(x->req);
                 }
@@ -561,25 +577,39 @@ void http_server_cancel_all(struct manager *m) {
                         vkinfer_request_cancel(x->req);
 }
 
+static void on_handoff(void *userdata, int fd, const struct sockaddr *sa, socklen_t len) {
+        struct http_server *s = userdata;
+        /* MHD closes fd when it cannot take it. */
+        if (MHD_add_connection(s->mhd, fd, sa, len) != MHD_YES)
+                log_warning("cannot take a connection: %s", strerror(errno));
+        MHD_run(s->mhd);
+        update_timer(s);
+}
+
 int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_server **ret) {
         struct http_server *s = calloc(1, sizeof(*s));
-        if (!s)
+        if (!s) {
+                close(listen_fd);
                 return -ENOMEM;
+        }
         s->m = m;
-        s->listen_fd = listen_fd;
         s->is_unix = is_unix;
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                                  on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                                  MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
-                                  on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) m->config.request_timeout_sec,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 128 * 1024, MHD_OPTION_END);
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |
+                                          MHD_USE_ERROR_LOG,
+                                  0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                                  on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  (unsigned) m->config.request_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                  (size_t) 128 * 1024, MHD_OPTION_END);
         if (!s->mhd) {
+                close(listen_fd);
                 free(s);
                 return -EIO;
         }
+        int r = acceptor_new(m->event, listen_fd, m->config.request_timeout_sec, on_handoff, s, &s->acceptor);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-        int r = info ? sd_event_add_io(m->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s) : -EIO;
+        if (r >= 0)
+                r = info ? sd_event_add_io(m->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s) : -EIO;
         if (r >= 0)
                 r = sd_event_add_time(m->event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, s);
         if (r < 0) {
@@ -592,16 +622,14 @@ int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_
 }
 
 void http_server_quiesce(struct http_server *s) {
-        if (!s || !s->mhd)
-                return;
-        MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-        if (fd != MHD_INVALID_SOCKET)
-                close(fd);
+        if (s)
+                acceptor_quiesce(s->acceptor);
 }
 
 struct http_server *http_server_free(struct http_server *s) {
         if (!s)
                 return NULL;
+        s->acceptor = acceptor_free(s->acceptor);
         if (s->mhd) {
                 /* MHD must not be stopped with suspended connections. */
                 for (struct http_exchange *x = s->m->exchanges; x; x = x->next)

@@ -8,6 +8,7 @@
 struct manager;
 struct http_server;
 
+/* Serves listen_fd, which it owns from then on (closed on failure too). */
 int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_server **ret);
 struct http_server *http_server_free(struct http_server *s);
 /* Stops accepting new connections (draining). */

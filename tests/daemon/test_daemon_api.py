@@ -66,6 +66,78 @@ def collect(sock, url, body):
     return text, finish, usage, n
 
 
+def raw_answer(sock, chunks, half_close=False, pause=0.2):
+    """Sends chunks (a pause between them), then reads until the server
+    closes: (status, parsed JSON body or the raw bytes)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    for i, c in enumerate(chunks):
+        if i:
+            time.sleep(pause)
+        s.sendall(c)
+    if half_close:
+        s.shutdown(socket.SHUT_WR)
+    out = b""
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            out += c
+    except OSError:
+        pass
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    try:
+        status = int(head.split(b" ")[1])
+    except (IndexError, ValueError):
+        return None, out
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body
+
+
+def malformed_http(sock):
+    """A request line that is not METHOD TARGET HTTP/x.y gets a 400 with the
+    OpenAI error body (libmicrohttpd alone closed the connection without a
+    word on a line without spaces, and answered others in HTML); a good line
+    that arrives in pieces, or after an empty line, is served."""
+    for what, chunks, half in (("no spaces", [b"GARBAGE\r\n\r\n"], False),
+                               ("four words", [b"NOT HTTP AT ALL\r\n\r\n"], False),
+                               ("no version", [b"GET /health\r\n\r\n"], False),
+                               ("binary", [b"\x16\x03\x01\x02\x00\x01\r\n\r\n"], False),
+                               ("no line end, then a half-close", [b"GARBAGE"], True)):
+        st, body = raw_answer(sock, chunks, half)
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        check(st == 400 and err.get("type") == "invalid_request_error" and "request line" in err.get("message", ""),
+              "malformed request line (%s): %s %r" % (what, st, body))
+    get = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    st, body = raw_answer(sock, [get[:2], get[2:9], get[9:]])
+    check(st == 200 and isinstance(body, dict) and body.get("status") == "ok", "request line in pieces: %s %r" % (st, body))
+    st, body = raw_answer(sock, [b"\r\n" + get])
+    check(st == 200, "empty line before the request line: %s %r" % (st, body))
+
+
+def context_errors(sock):
+    """A request that does not fit the context names the parameter at
+    fault: max_tokens (or max_completion_tokens) only when it was given."""
+    for what, url, body, param in (
+            ("long prompt", "/v1/completions", {"prompt": "x" * 5000}, "prompt"),
+            ("long messages", "/v1/chat/completions", {"messages": [{"role": "user", "content": "x" * 5000}]},
+             "messages"),
+            ("long prompt and max_tokens", "/v1/completions", {"prompt": "x" * 5000, "max_tokens": 4}, "prompt"),
+            ("max_tokens", "/v1/completions", {"prompt": "the", "max_tokens": 1 << 24}, "max_tokens"),
+            ("max_completion_tokens", "/v1/chat/completions",
+             {"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 1 << 24},
+             "max_completion_tokens")):
+        st, got = vc.request(sock, "POST", url, body=body)
+        err = got.get("error", {}) if isinstance(got, dict) else {}
+        check(st == 400 and "context" in err.get("message", "") and err.get("param") == param,
+              "context error (%s): %s %s, wanted param %s" % (what, st, got, param))
+
+
 def gen_tests(sock, name, vkinfer):
     chat = {"messages": [{"role": "user", "content": "In the beginning"}], "max_tokens": 12, "seed": 7}
     st, body = vc.request(sock, "POST", "/v1/chat/completions", body=chat)
@@ -107,8 +179,7 @@ def gen_tests(sock, name, vkinfer):
     check(st == 400 and body["error"]["param"] == "top_logprobs", "top_logprobs without logprobs: %s" % body)
 
     # A prompt longer than the context is refused before any work.
-    st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "x" * 5000})
-    check(st == 400 and "context" in body["error"]["message"], "over-long prompt: %s %s" % (st, body))
+    context_errors(sock)
 
     # Stop strings end the text and never appear in it.
     long_req = {"prompt": "the", "max_tokens": 40, "seed": 5, "temperature": 1}
@@ -235,9 +306,7 @@ def main():
         st, body = vc.request(sock, "GET", "/v1/chat/completions")
         check(st == 405, "wrong method: %s" % st)
 
-        # Malformed HTTP gets a 400 and a closed connection.
-        out = vc.raw_exchange(sock, b"NOT HTTP AT ALL\r\n\r\n")
-        check(out.startswith(b"HTTP/1.1 400"), "malformed HTTP: %r" % out[:40])
+        malformed_http(sock)
 
         # A client that sends half a request and stalls holds nobody up.
         stall = socket.socket(socket.AF_UNIX)

@@ -111,6 +111,33 @@ def main():
         check(wait_status(lambda s: s["running"] == 0 and s["kv_cache"]["blocks_used"] == 0) is not None,
               "the stream whose client left still runs")
 
+        # A client that half-closes after sending its request (legal HTTP:
+        # it has nothing more to say) is not gone: it gets its whole answer,
+        # streamed or not. Only a hang-up cancels.
+        for stream in (False, True):
+            data = json.dumps(dict(long_req, max_tokens=300, stream=stream)).encode()
+            c = socket.socket(socket.AF_UNIX)
+            c.settimeout(120)
+            c.connect(sock)
+            c.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(data) + data)
+            c.shutdown(socket.SHUT_WR)
+            out = b""
+            try:
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            except OSError:
+                pass
+            c.close()
+            if stream:
+                ok = b'"finish_reason":"length"' in out and out.rstrip().endswith(b"0") and b"data: [DONE]" in out
+            else:
+                ok = b'"finish_reason":"length"' in out and b'"completion_tokens":300' in out
+            check(out.startswith(b"HTTP/1.1 200") and ok, "half-closed client (stream %s): %r" % (stream, out[:120] + b"..." + out[-200:]))
+
         # SIGTERM while a stream runs: it finishes, then the daemon exits 0.
         r = {}
         t = threading.Thread(target=collect, args=(sock, long_req, r))
