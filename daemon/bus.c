@@ -368,8 +368,19 @@ static int start_request(sd_bus_message *msg, struct manager *m, bool chat, sd_b
                 goto fail;
 
         br->sender = strdup(sd_bus_message_get_sender(msg) ? sd_bus_message_get_sender(msg) : "");
-        if (!br->model)
-                br->model = strdup(vkinfer_engine_model(m->engine, 0)->name);
+        if (!br->model) {
+                /* None after a reload that could load no model. */
+                const struct vkinfer_model_info *mi = vkinfer_engine_model(m->engine, 0);
+                if (!mi) {
+                        r = sd_bus_error_set(error, "org.vkinfer.Error.Unavailable", "no model is loaded");
+                        goto fail;
+                }
+                br->model = strdup(mi->name);
+        }
+        if (!br->sender || !br->model) {
+                r = -ENOMEM;
+                goto fail;
+        }
         if ((r = sd_bus_add_object_vtable(m->bus, &br->slot, br->path, BUS_REQ_IFACE, request_vtable, br)) < 0)
                 goto fail;
         if (br->track_caller && ((r = sd_bus_track_new(m->bus, &br->track, on_caller_gone, br)) < 0 ||

@@ -442,12 +442,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case ROUTE_HEALTH: {
                 struct vkinfer_engine_stats st;
                 vkinfer_engine_stats(m->engine, &st);
+                /* No model (a reload could load none) serves nothing: not ok. */
+                size_t n = vkinfer_engine_model_count(m->engine);
                 char *body = NULL;
-                if (asprintf(&body, "{\"status\":\"%s\",\"models\":%zu,\"queued\":%u,\"running\":%u}",
-                             m->draining ? "draining" : "ok", vkinfer_engine_model_count(m->engine), st.queued,
+                if (asprintf(&body, "{\"status\":\"%s\",%s\"models\":%zu,\"queued\":%u,\"running\":%u}",
+                             m->draining ? "draining" : n == 0 ? "unavailable" : "ok",
+                             !m->draining && n == 0 ? "\"message\":\"no model is loaded\"," : "", n, st.queued,
                              st.running) < 0)
                         body = NULL;
-                return respond_json(x, m->draining ? 503 : 200, body);
+                return respond_json(x, m->draining || n == 0 ? 503 : 200, body);
         }
         case ROUTE_MODELS:
                 return respond_json(x, 200, api_models_json(m->engine, (long) time(NULL)));

@@ -75,6 +75,59 @@ def chat_signals(tmp):
         mon.wait()
 
 
+def start_conf(vkinferd, conf_text, *extra):
+    """A user instance with the configuration conf_text, once it owns the
+    name: (process, tmp folder, socket, log path)."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-dbus-")
+    conf, logpath = os.path.join(tmp, "vkinferd.conf"), os.path.join(tmp, "log")
+    open(conf, "w").write(conf_text)
+    p = subprocess.Popen([vkinferd, "--user", "--config", conf, *extra], env=dict(os.environ, XDG_RUNTIME_DIR=tmp),
+                         stdout=open(logpath, "w"), stderr=subprocess.STDOUT)
+    for _ in range(400):
+        if busctl("status", DEST[0])[0] == 0 or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    return p, tmp, os.path.join(tmp, "vkinfer", "vkinfer.sock"), logpath
+
+
+def stop_conf(p, tmp, logpath):
+    rc = harness.stop_daemon(p)
+    check(rc == 0, "clean exit: %s" % rc)
+    if harness.failures:
+        print(open(logpath).read()[-3000:], file=sys.stderr)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def no_model(vkinferd, model):
+    """After a reload whose model fails to load there is no model: a Chat or
+    Complete without one is refused with Unavailable (Chat dereferenced a
+    NULL model and the daemon died)."""
+    p, tmp, sock, logpath = start_conf(vkinferd, "[model alpha]\npath = %s\n" % model)
+    try:
+        broken = os.path.join(tmp, "broken.gguf")
+        open(broken, "wb").write(b"not a GGUF file\n" * 4)
+        open(os.path.join(tmp, "vkinferd.conf"), "w").write("[model beta]\npath = %s\n" % broken)
+        p.send_signal(signal.SIGHUP)
+        for _ in range(200):
+            if busctl("get-property", *DEST, "Models")[1] == "as 0":
+                break
+            time.sleep(0.05)
+        rc, out, err = busctl("get-property", *DEST, "Models")
+        check(out == "as 0", "models after the failed reload: %s %s" % (out, err))
+        rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "1", "user", "hi", "0")
+        check(rc != 0 and "no model" in err, "Chat without a model: %s %s" % (out, err))
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "0")
+        check(rc != 0 and "no model" in err, "Complete without a model: %s %s" % (out, err))
+        if shutil.which("gdbus"):
+            r = subprocess.run(["gdbus", "call", "--session", "--dest", DEST[0], "--object-path", DEST[1],
+                                "--method", DEST[2] + ".Chat", "[('user', 'hi')]", "{}"],
+                               capture_output=True, text=True, timeout=30)
+            check("org.vkinfer.Error.Unavailable" in r.stderr, "error name without a model: %s" % r.stderr)
+        check(p.poll() is None, "the daemon died on a call without a model")
+    finally:
+        stop_conf(p, tmp, logpath)
+
+
 def main():
     if "VKINFER_UNDER_DBUS" not in os.environ:
         if not shutil.which("dbus-run-session") or not shutil.which("busctl"):
@@ -142,6 +195,7 @@ def main():
         if harness.failures:
             print(open(logpath).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
+    no_model(vkinferd, model)
     print("dbus: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
 

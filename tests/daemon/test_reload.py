@@ -97,6 +97,7 @@ def main():
             print(open(os.path.join(tmp, "log")).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
     models_dir(vkinferd, model)
+    no_model(vkinferd, model)
     print("reload: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
 
@@ -126,6 +127,55 @@ def models_dir(vkinferd, model):
         check(got[:1] == ["first"] and sorted(got) == ["b", "c", "first"], "models-dir after a reload: %s" % got)
         st, body = vc.request(sock, "POST", "/v1/completions", body={"model": "c", "prompt": "x", "max_tokens": 2})
         check(st == 200, "a model found by the rescan answers: %s %s" % (st, body))
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def no_model(vkinferd, model):
+    """A reload whose only model fails to load leaves none: /health says so
+    with 503 (it said ok), requests get a clean 503 error, and a reload with
+    a good model brings it back."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-no-model-")
+    sock, conf = os.path.join(tmp, "s.sock"), os.path.join(tmp, "vkinferd.conf")
+    broken = os.path.join(tmp, "broken.gguf")
+    open(broken, "wb").write(b"this is not a GGUF file\n" * 4)
+    open(conf, "w").write("[server]\ndbus = no\n[model alpha]\npath = %s\n" % model)
+    p = harness.start_daemon([vkinferd, "--config", conf, "--socket", sock], sock, os.path.join(tmp, "log"))
+    try:
+        open(conf, "w").write("[server]\ndbus = no\n[model beta]\npath = %s\n" % broken)
+        p.send_signal(signal.SIGHUP)
+        for _ in range(200):
+            if models(sock) == []:
+                break
+            time.sleep(0.05)
+        check(models(sock) == [], "the broken model is served: %s" % models(sock))
+        st, body = vc.request(sock, "GET", "/health")
+        check(st == 503 and body.get("status") != "ok" and "no model" in body.get("message", "") and
+              body.get("models") == 0, "/health without a model: %s %s" % (st, body))
+        chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        for url, body in (("/v1/chat/completions", chat), ("/v1/completions", {"prompt": "x", "max_tokens": 2}),
+                          ("/v1/chat/completions", dict(chat, stream=True))):
+            st, got = vc.request(sock, "POST", url, body=body)
+            err = got.get("error", {}) if isinstance(got, dict) else {}
+            check(st == 503 and "no model" in err.get("message", "") and err.get("type") == "server_error",
+                  "%s %s without a model: %s %s" % (url, "stream" if body.get("stream") else "", st, got))
+        st, body = vc.request(sock, "GET", "/status")
+        check(st == 200 and body.get("models") == [], "/status without a model: %s %s" % (st, body))
+        check(p.poll() is None, "the daemon died without a model")
+        open(conf, "w").write("[server]\ndbus = no\n[model gamma]\npath = %s\n" % model)
+        p.send_signal(signal.SIGHUP)
+        for _ in range(200):
+            if models(sock) == ["gamma"]:
+                break
+            time.sleep(0.05)
+        st, body = vc.request(sock, "GET", "/health")
+        check(st == 200 and body.get("status") == "ok", "/health with a model again: %s %s" % (st, body))
+        st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "x", "max_tokens": 2})
+        check(st == 200, "a request after the model came back: %s %s" % (st, body))
     finally:
         rc = harness.stop_daemon(p)
         check(rc == 0, "clean exit: %s" % rc)
