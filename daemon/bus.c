@@ -27,6 +27,7 @@
 #define BUS_IFACE "org.vkinfer.Inference1"
 #define BUS_REQ_IFACE "org.vkinfer.Inference1.Request"
 #define BUS_MAX_STOP 16
+#define BUS_MAX_OPTIONS 32
 
 struct bus_request {
         struct manager *m;
@@ -223,8 +224,43 @@ static int read_number(sd_bus_message *msg, const char *contents, double *ret) {
         return 0;
 }
 
+/* seed: a whole number from 0 to PARAMS_SEED_MAX, the range of a JSON
+ * integer seed over HTTP. 64-bit values are read exactly (a double rounds
+ * them), and a double is range-checked before it is converted. */
+static int read_seed(sd_bus_message *msg, const char *contents, struct vkinfer_sampling *s, sd_bus_error *error) {
+        bool ok;
+        uint64_t v = 0;
+        int r;
+        if (contents[0] == 't') {
+                r = sd_bus_message_read_basic(msg, 't', &v);
+                ok = v <= PARAMS_SEED_MAX;
+        } else if (contents[0] == 'x') {
+                int64_t x = 0;
+                r = sd_bus_message_read_basic(msg, 'x', &x);
+                ok = x >= 0;
+                v = (uint64_t) x;
+        } else {
+                double d = 0;
+                r = read_number(msg, contents, &d);
+                ok = isfinite(d) && d >= 0 && d < 0x1p63 && d == floor(d);
+                v = ok ? (uint64_t) d : 0;
+        }
+        if (r < 0)
+                return r;
+        if (!ok)
+                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
+                                         "option 'seed' must be a whole number from 0 to %llu",
+                                         (unsigned long long) PARAMS_SEED_MAX);
+        s->seed = v;
+        s->has_seed = true;
+        return 0;
+}
+
 static int parse_options(sd_bus_message *msg, struct bus_request *br, struct vkinfer_gen_params *p,
                          sd_bus_error *error) {
+        /* Keys point into msg, which outlives this call. */
+        const char *seen[BUS_MAX_OPTIONS];
+        size_t n_seen = 0;
         int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
         if (r < 0)
                 return r;
@@ -235,13 +271,27 @@ static int parse_options(sd_bus_message *msg, struct bus_request *br, struct vki
                     (r = sd_bus_message_peek_type(msg, &type, &contents)) < 0 ||
                     (r = sd_bus_message_enter_container(msg, 'v', contents)) < 0)
                         return r;
+                /* A repeated key is refused, as HTTP refuses a JSON object
+                 * with a repeated key. */
+                for (size_t i = 0; i < n_seen; i++)
+                        if (strcmp(seen[i], key) == 0)
+                                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
+                                                         "option '%s' is given twice", key);
+                if (n_seen == BUS_MAX_OPTIONS)
+                        return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
+                                                 "at most %d options", BUS_MAX_OPTIONS);
+                seen[n_seen++] = key;
                 double x = 0;
                 bool numeric = strchr("diuxtnqy", contents[0]) && contents[1] == 0;
                 if (strcmp(key, "model") == 0 && strcmp(contents, "s") == 0) {
                         const char *s;
                         if ((r = sd_bus_message_read(msg, "s", &s)) < 0)
                                 return r;
-                        p->model = br->model = strdup(s);
+                        if (!(p->model = br->model = strdup(s)))
+                                return -ENOMEM;
+                } else if (strcmp(key, "seed") == 0 && numeric) {
+                        if ((r = read_seed(msg, contents, &p->sampling, error)) < 0)
+                                return r;
                 } else if (strcmp(key, "stop") == 0 && strcmp(contents, "as") == 0) {
                         char **strv = NULL;
                         if ((r = sd_bus_message_read_strv(msg, &strv)) < 0)
@@ -274,21 +324,13 @@ static int parse_options(sd_bus_message *msg, struct bus_request *br, struct vki
                                 return r;
                         p->template_vars_json = keep(br, b ? "{\"enable_thinking\":true}" : "{\"enable_thinking\":false}");
                 } else if (numeric && (r = read_number(msg, contents, &x)) >= 0) {
-                        struct vkinfer_sampling *s = &p->sampling;
                         char why[160];
-                        int k = 0;
-                        if (strcmp(key, "seed") == 0 && x >= 0 && x == floor(x)) {
-                                s->seed = (uint64_t) x;
-                                s->has_seed = true;
-                        } else if (strcmp(key, "seed") == 0) {
-                                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
-                                                         "option 'seed' must be a whole number >= 0, not %g", x);
-                        } else if ((k = params_set(p, key, x, why, sizeof(why))) < 0) {
+                        int k = params_set(p, key, x, why, sizeof(why));
+                        if (k < 0)
                                 return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument", "option %s", why);
-                        } else if (k == 0) {
+                        if (k == 0)
                                 return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
                                                          "option '%s' is unknown", key);
-                        }
                 } else {
                         return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
                                                  "option '%s' of type '%s' is not supported", key, contents);

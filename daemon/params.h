@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vkinfer/engine.h"
 
@@ -18,3 +19,7 @@ bool params_is_integer(const char *key);
 /* Sets parameter key of p from x: 1 when set; 0 when key is none of them;
  * -EINVAL, with the reason in err, when x is out of range or not whole. */
 int params_set(struct vkinfer_gen_params *p, const char *key, double x, char *err, size_t size);
+
+/* The largest seed: what a JSON integer holds (jansson's int64), so that
+ * both front ends take the same seeds. */
+#define PARAMS_SEED_MAX ((uint64_t) INT64_MAX)

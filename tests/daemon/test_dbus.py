@@ -75,6 +75,25 @@ def chat_signals(tmp):
         mon.wait()
 
 
+def bad_options():
+    """Seeds out of range (once a UBSan abort: a double of 1e300 or a uint64
+    past INT64_MAX converted as is) and repeated keys (the first model name
+    leaked) are refused with InvalidArgument; the daemon stays up."""
+    for sig, value in (("d", "1e300"), ("t", "18446744073709551615"), ("t", "9223372036854775808"),
+                       ("d", "9.3e18"), ("x", "-1"), ("d", "2.5"), ("d", "nan"), ("d", "inf")):
+        rc, out, err = busctl("call", "--", *DEST, "Complete", "sa{sv}", "x", "2", "seed", sig, value,
+                              "max_tokens", "u", "1")
+        check(rc != 0 and "seed" in err and "from 0 to 9223372036854775807" in err, "seed %s %s: %s %s" % (sig, value, out, err))
+    rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "2", "seed", "t", "9223372036854775807",
+                          "max_tokens", "u", "1")
+    check(rc == 0, "the largest seed: %s" % err)
+    for key, sig, a, b in (("model", "s", "chat-tiny", "chat-tiny"), ("max_tokens", "u", "1", "2"),
+                           ("seed", "t", "1", "1"), ("ignore_eos", "b", "true", "true")):
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "3", key, sig, a, key, sig, b,
+                              "max_tokens" if key != "max_tokens" else "top_k", "u", "1")
+        check(rc != 0 and ("'%s' is given twice" % key) in err, "%s given twice: %s %s" % (key, out, err))
+
+
 def start_conf(vkinferd, conf_text, *extra):
     """A user instance with the configuration conf_text, once it owns the
     name: (process, tmp folder, socket, log path)."""
@@ -188,6 +207,7 @@ def main():
                                capture_output=True, text=True, timeout=30)
             check("org.vkinfer.Error.UnknownModel" in r.stderr, "error name: %s" % r.stderr)
         chat_signals(tmp)
+        bad_options()
         check(p.poll() is None, "daemon still running")
     finally:
         rc = harness.stop_daemon(p)
