@@ -180,7 +180,11 @@ static int on_caller_gone(sd_bus_track *t, void *userdata) {
                 log_info("%s: caller left the bus, cancelling", br->path);
                 vkinfer_request_cancel(br->req);
         }
-        return 0;
+        /* Once is enough: drop the tracking (its match goes with it), and
+         * return 1, as 0 would have sd-bus call this again at every loop
+         * iteration while the track stays empty. */
+        br->track = sd_bus_track_unref(br->track);
+        return 1;
 }
 
 /* ---- options a{sv} ---- */

@@ -70,6 +70,11 @@ def chat_signals(tmp):
         req3 = out.split('"')[1] if rc == 0 else ""
         text = wait_for(mon_path, req3 + ": org.vkinfer.Inference1.Request.Finished")
         check(req3 + ": org.vkinfer.Inference1.Request.Finished ('cancelled'" in text, "disconnect:\n%s" % text[-2000:])
+        # The caller's leaving is handled once (the handler used to run at
+        # every loop iteration until the request ended, thousands of times).
+        time.sleep(0.3)
+        n = open(os.path.join(tmp, "log")).read().count(req3 + ": caller left the bus")
+        check(n == 1, "the caller's leaving was handled %d times" % n)
     finally:
         mon.terminate()
         mon.wait()
