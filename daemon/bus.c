@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <systemd/sd-bus.h>
 
+#include "access.h"
 #include "log.h"
 #include "manager.h"
 #include "vkinfer/vkinfer.h"
@@ -60,6 +61,37 @@ static const char *error_name(int r) {
         }
 }
 
+/* allow-users / allow-groups, as on the socket: the caller's uid from the
+ * bus, its groups from the bus or, where the bus does not give them, from
+ * /proc (sd-bus's augmentation). */
+static int check_caller(sd_bus_message *msg, struct manager *m, sd_bus_error *error) {
+        if (!access_restricted(&m->config))
+                return 0;
+        sd_bus_creds *c = NULL;
+        uid_t uid;
+        gid_t gid;
+        const gid_t *sup = NULL;
+        bool allowed = false;
+        int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                                       SD_BUS_CREDS_AUGMENT, &c);
+        if (r >= 0 && sd_bus_creds_get_euid(c, &uid) >= 0) {
+                int n = sd_bus_creds_get_supplementary_gids(c, &sup);
+                allowed = (sd_bus_creds_get_egid(c, &gid) >= 0 && access_allowed(&m->config, uid, &gid, 1)) ||
+                          access_allowed(&m->config, uid, sup, n > 0 ? (size_t) n : 0);
+                if (!allowed)
+                        log_info("D-Bus %s from %s (uid %u): refused by allow-users / allow-groups",
+                                 sd_bus_message_get_member(msg), sd_bus_message_get_sender(msg), (unsigned) uid);
+        } else {
+                log_info("D-Bus %s from %s: cannot identify the caller (%s), refused", sd_bus_message_get_member(msg),
+                         sd_bus_message_get_sender(msg), strerror(r < 0 ? -r : ENODATA));
+        }
+        sd_bus_creds_unref(c);
+        if (allowed)
+                return 0;
+        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                "this user may not use vkinferd (allow-users / allow-groups)");
+}
+
 /* ---- request objects ---- */
 
 static void request_unlink(struct bus_request *br) {
@@ -94,6 +126,9 @@ static void request_free(struct bus_request *br) {
 
 static int method_cancel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         struct bus_request *br = userdata;
+        int r = check_caller(msg, br->m, error);
+        if (r < 0)
+                return r;
         if (br->req && !br->finished)
                 vkinfer_request_cancel(br->req);
         return sd_bus_reply_method_return(msg, NULL);
@@ -446,17 +481,22 @@ fail:
 }
 
 static int method_chat(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return start_request(msg, userdata, true, error);
+        int r = check_caller(msg, userdata, error);
+        return r < 0 ? r : start_request(msg, userdata, true, error);
 }
 
 static int method_complete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return start_request(msg, userdata, false, error);
+        int r = check_caller(msg, userdata, error);
+        return r < 0 ? r : start_request(msg, userdata, false, error);
 }
 
 static int method_list_models(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
         sd_bus_message *reply = NULL;
-        int r = sd_bus_message_new_method_return(msg, &reply);
+        int r = check_caller(msg, m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sssut)");
         for (size_t i = 0; r >= 0 && i < vkinfer_engine_model_count(m->engine); i++) {

@@ -5,9 +5,7 @@
 #include "http.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <microhttpd.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +19,7 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "access.h"
 #include "api.h"
 #include "log.h"
 #include "manager.h"
@@ -36,6 +35,8 @@ struct http_server {
 struct peer {
         bool known;
         struct ucred cred;
+        gid_t *groups; /* SO_PEERGROUPS; NULL where the kernel has none */
+        size_t n_groups;
 };
 
 /* A growable string. */
@@ -132,44 +133,37 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 struct peer *p = calloc(1, sizeof(*p));
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 socklen_t len = sizeof(p ? p->cred : (struct ucred){0});
-                if (p && ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &len) == 0)
+                if (p && ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &len) == 0) {
                         p->known = true;
+                        if (access_socket_groups(ci->connect_fd, &p->groups, &p->n_groups) < 0)
+                                p->groups = NULL;
+                }
                 *socket_context = p;
         } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-                free(*socket_context);
+                struct peer *p = *socket_context;
+                if (p)
+                        free(p->groups);
+                free(p);
                 *socket_context = NULL;
         }
 }
 
-static bool uid_in_group(uid_t uid, gid_t primary, gid_t want) {
-        if (primary == want)
-                return true;
-        struct passwd *pw = getpwuid(uid);
-        if (!pw)
-                return false;
-        gid_t groups[256];
-        int n = 256;
-        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-                return false;
-        for (int i = 0; i < n; i++)
-                if (groups[i] == want)
-                        return true;
-        return false;
-}
-
-/* The allow-users / allow-groups rule: empty lists allow everyone. */
+/* allow-users / allow-groups against the peer's uid, its process's group
+ * and its supplementary groups (the user's groups in the group database
+ * where the kernel cannot tell). */
 static bool peer_allowed(const struct config *c, const struct peer *p) {
-        if (c->n_allow_users == 0 && c->n_allow_groups == 0)
+        if (!access_restricted(c))
                 return true;
         if (!p || !p->known)
                 return false;
-        for (size_t i = 0; i < c->n_allow_users; i++)
-                if (c->allow_users[i] == p->cred.uid)
-                        return true;
-        for (size_t i = 0; i < c->n_allow_groups; i++)
-                if (uid_in_group(p->cred.uid, p->cred.gid, c->allow_groups[i]))
-                        return true;
-        return false;
+        if (p->groups)
+                return access_allowed(c, p->cred.uid, &p->cred.gid, 1) ||
+                       access_allowed(c, p->cred.uid, p->groups, p->n_groups);
+        gid_t *g = NULL;
+        size_t n = 0;
+        bool ok = access_user_groups(p->cred.uid, p->cred.gid, &g, &n) >= 0 && access_allowed(c, p->cred.uid, g, n);
+        free(g);
+        return ok || access_allowed(c, p->cred.uid, NULL, 0);
 }
 
 /* ---- generation ---- */

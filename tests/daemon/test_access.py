@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Who may use vkinferd: allow-users / allow-groups against the peer's
-credentials (SO_PEERCRED), the socket's mode, and the loopback-only TCP
-listener. usage: test_access.py VKINFERD MODEL.gguf"""
+credentials (SO_PEERCRED, SO_PEERGROUPS), the socket's mode, and the
+loopback-only TCP listener. usage: test_access.py VKINFERD MODEL.gguf"""
 import http.client
 import os
 import pwd
@@ -43,25 +43,48 @@ def run_daemon(vkinferd, model, tmp, conf_text, *extra):
     return p, sock
 
 
+def peer_status(sock, groups):
+    """GET /v1/models from a child process whose supplementary groups are
+    groups: the HTTP status."""
+    r = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, %r); import vkinfer_client as vc; "
+                        "print(vc.request(%r, 'GET', '/v1/models')[0])" % (os.path.dirname(__file__), sock)],
+                       capture_output=True, text=True, timeout=30, preexec_fn=lambda: os.setgroups(groups))
+    try:
+        return int(r.stdout)
+    except ValueError:
+        return r.stderr
+
+
 def main():
     vkinferd, model = sys.argv[1], sys.argv[2]
     me = pwd.getpwuid(os.getuid()).pw_name
     my_group = grp.getgrgid(os.getgid()).gr_name
     other = "nobody" if me != "nobody" else "root"
     cases = [
-        ("allow-users = %s\n" % other, 403),
-        ("allow-users = %s %s\n" % (other, me), 200),
-        ("allow-users = %d\n" % os.getuid(), 200),
-        ("allow-groups = %s\n" % my_group, 200),
-        ("allow-groups = nogroup\n" if my_group != "nogroup" else "allow-groups = root\n", 403),
-        ("socket-mode = 0600\n", 200),
+        ("allow-users = %s\n" % other, 403, None),
+        ("allow-users = %s %s\n" % (other, me), 200, None),
+        ("allow-users = %d\n" % os.getuid(), 200, None),
+        ("allow-groups = %s\n" % my_group, 200, None),
+        ("allow-groups = nogroup\n" if my_group != "nogroup" else "allow-groups = root\n", 403, None),
+        ("socket-mode = 0600\n", 200, None),
     ]
-    for conf, want in cases:
+    # The peer's supplementary groups count, as the kernel has them
+    # (SO_PEERGROUPS), not only those of the group database: a client that
+    # takes a group no one has there (root only) is a member of it.
+    free_gid = next(g for g in range(4242, 60000) if g not in [e.gr_gid for e in grp.getgrall()])
+    if os.geteuid() == 0:
+        cases += [("allow-groups = %d\n" % free_gid, 200, [free_gid]), ("allow-groups = %d\n" % free_gid, 403, None)]
+    else:
+        print("not root: the supplementary-group cases are skipped", file=sys.stderr)
+    for conf, want, groups in cases:
         tmp = tempfile.mkdtemp(prefix="vkinferd-access-")
         p, sock = run_daemon(vkinferd, model, tmp, conf)
         try:
-            st, body = vc.request(sock, "GET", "/v1/models")
-            check(st == want, "%r: HTTP %s, wanted %s" % (conf.strip(), st, want))
+            if groups:
+                st = peer_status(sock, groups)
+            else:
+                st, body = vc.request(sock, "GET", "/v1/models")
+            check(st == want, "%r, groups %s: HTTP %s, wanted %s" % (conf.strip(), groups, st, want))
             if "socket-mode" in conf:
                 check(stat.S_IMODE(os.stat(sock).st_mode) == 0o600, "socket mode")
             log = open(os.path.join(tmp, "log")).read()

@@ -4,7 +4,9 @@ bus (re-runs itself under dbus-run-session): properties, ListModels,
 introspection, and named errors for bad calls.
 
 usage: test_dbus.py VKINFERD MODEL.gguf"""
+import grp
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -152,6 +154,47 @@ def no_model(vkinferd, model):
         stop_conf(p, tmp, logpath)
 
 
+def access_lists(vkinferd, model):
+    """allow-users / allow-groups govern D-Bus callers as they do socket
+    peers (root was refused on the socket and accepted over the bus), and a
+    caller's supplementary groups count (test_access.py: the socket's)."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    other = "nobody" if me != "nobody" else "root"
+    # A group that no one has in the group database, for a process that
+    # takes it as a supplementary group (needs root).
+    free_gid = next(g for g in range(4242, 60000) if g not in [e.gr_gid for e in grp.getgrall()])
+    can_setgroups = os.geteuid() == 0
+    if not can_setgroups:
+        print("not root: the supplementary-group cases are skipped", file=sys.stderr)
+    cases = [("allow-users = %s\n" % other, None, False), ("allow-users = %s\n" % me, None, True),
+             ("allow-groups = %d\n" % free_gid, None, False)]
+    if can_setgroups:
+        cases.append(("allow-groups = %d\n" % free_gid, [free_gid], True))
+    for conf, groups, allowed in cases:
+        p, tmp, sock, logpath = start_conf(vkinferd, "[server]\n" + conf, "--model", model)
+        try:
+            pre = (lambda: os.setgroups(groups)) if groups else None
+            for what, args in (("Chat", ("call", *DEST, "Chat", "a(ss)a{sv}", "1", "user", "hi", "1",
+                                         "max_tokens", "u", "1")),
+                               ("Complete", ("call", *DEST, "Complete", "sa{sv}", "x", "1", "max_tokens", "u", "1")),
+                               ("ListModels", ("call", *DEST, "ListModels"))):
+                r = subprocess.run(["busctl", "--user", *args], capture_output=True, text=True, timeout=30,
+                                   preexec_fn=pre)
+                if allowed:
+                    check(r.returncode == 0, "%r, groups %s: %s refused: %s" % (conf.strip(), groups, what, r.stderr))
+                else:
+                    # busctl shows AccessDenied as "Access denied"
+                    check(r.returncode != 0 and "ccess denied" in r.stderr,
+                          "%r, groups %s: %s allowed: %s %s" % (conf.strip(), groups, what, r.stdout, r.stderr))
+            if not allowed and shutil.which("gdbus"):
+                r = subprocess.run(["gdbus", "call", "--session", "--dest", DEST[0], "--object-path", DEST[1],
+                                    "--method", DEST[2] + ".ListModels"], capture_output=True, text=True, timeout=30)
+                check("org.freedesktop.DBus.Error.AccessDenied" in r.stderr and "allow-users / allow-groups" in r.stderr,
+                      "error name and message: %s" % r.stderr)
+        finally:
+            stop_conf(p, tmp, logpath)
+
+
 def main():
     if "VKINFER_UNDER_DBUS" not in os.environ:
         if not shutil.which("dbus-run-session") or not shutil.which("busctl"):
@@ -221,6 +264,7 @@ def main():
             print(open(logpath).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
     no_model(vkinferd, model)
+    access_lists(vkinferd, model)
     print("dbus: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
 
