@@ -1,10 +1,24 @@
 /* GGUF writer (version 3), for tests and tools: builds the key/value and
- * tensor lists in memory, then serializes them in one pass. */
+ * tensor lists in memory, then serializes them in one pass.
+ *
+ * It never writes what llama.cpp's reader (ggml/src/gguf.cpp) refuses: an
+ * empty key, a general.alignment that is not a u32 power of two, a tensor
+ * name of GGML_MAX_NAME (64) bytes or more; the offsets and padding are
+ * exactly the ones it recomputes. gguf_writer_set_raw() is the one way
+ * around this, for the reader's tests (nested arrays, odd encodings).
+ * gguf_writer_write_file() also refuses the keys llama.cpp reads with a
+ * fixed type when they have another one (llama_keys below), and nested
+ * arrays: a file on disk may be handed to llama.cpp, while the in-memory
+ * images of gguf_writer_to_memory() are the reader tests' inputs, some of
+ * them foreign on purpose. */
 #include "gguf/gguf.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+/* ggml's GGML_MAX_NAME: llama.cpp refuses a tensor name this long or longer. */
+#define LLAMA_MAX_NAME 64
 
 struct wkv {
         char *key;
@@ -94,12 +108,30 @@ struct gguf_writer *gguf_writer_free(struct gguf_writer *w) {
         return NULL;
 }
 
+/* What llama.cpp's reader refuses outright: an empty key, and an alignment
+ * that is not a u32 power of two (ours falls back to 32 for none). */
+static bool key_ok(const char *key, enum gguf_type type, const struct buf *b) {
+        if (!key[0])
+                return false;
+        if (strcmp(key, "general.alignment") != 0)
+                return true;
+        uint32_t a = 0;
+        if (type != GGUF_TYPE_UINT32 || b->n != 4)
+                return false;
+        memcpy(&a, b->p, 4);
+        return a && !(a & (a - 1));
+}
+
 /* Stores the encoded value under key, replacing an earlier one. Takes b. */
 static int set_blob(struct gguf_writer *w, const char *key, enum gguf_type type, enum gguf_type et,
                     uint64_t n, struct buf *b) {
         if (b->oom) {
                 free(b->p);
                 return -ENOMEM;
+        }
+        if (!key_ok(key, type, b)) {
+                free(b->p);
+                return -EINVAL;
         }
         for (size_t i = 0; i < w->n_kvs; i++)
                 if (strcmp(w->kvs[i].key, key) == 0) {
@@ -184,7 +216,7 @@ int gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_type e
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                            uint32_t n_dims, const uint64_t *ne, const void *data, uint64_t n_bytes) {
         if (n_dims == 0 || n_dims > GGUF_MAX_DIMS || !ggml_type_info(type) || !name[0] ||
-            strlen(name) > GGUF_MAX_NAME_LEN)
+            strlen(name) >= LLAMA_MAX_NAME)
                 return -EINVAL;
         struct wtensor t = {.type = type, .n_dims = n_dims, .n_bytes = n_bytes};
         /* Refuse what the reader would refuse: a file we write must read back. */
@@ -219,11 +251,10 @@ int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t typ
 int gguf_writer_to_memory(const struct gguf_writer *w, uint8_t **ret_data, size_t *ret_size) {
         uint64_t alignment = GGUF_DEFAULT_ALIGNMENT;
         for (size_t i = 0; i < w->n_kvs; i++)
-                if (strcmp(w->kvs[i].key, "general.alignment") == 0 && w->kvs[i].type == GGUF_TYPE_UINT32) {
+                if (strcmp(w->kvs[i].key, "general.alignment") == 0) { /* a u32 power of two: key_ok() */
                         uint32_t a;
                         memcpy(&a, w->kvs[i].blob, 4);
-                        if (a && !(a & (a - 1)))
-                                alignment = a;
+                        alignment = a;
                 }
 
         struct buf b = {0};
@@ -267,10 +298,90 @@ int gguf_writer_to_memory(const struct gguf_writer *w, uint8_t **ret_data, size_
         return 0;
 }
 
+/* Keys llama.cpp reads with one type whatever the architecture
+ * (llama-model-loader.cpp's get_key throws "key ... has wrong type" on any
+ * other; llama-vocab.cpp reads the token arrays as raw f32/i32 memory).
+ * elem: the element type of arrays. The same table is in
+ * tools/demo/gguf_writer.py. */
+static const struct {
+        const char *key;
+        enum gguf_type type, elem;
+} llama_keys[] = {
+        {"general.architecture", GGUF_TYPE_STRING, 0},
+        {"general.name", GGUF_TYPE_STRING, 0},
+        {"general.alignment", GGUF_TYPE_UINT32, 0},
+        {"general.file_type", GGUF_TYPE_UINT32, 0},
+        {"general.quantization_version", GGUF_TYPE_UINT32, 0},
+        {"tokenizer.ggml.model", GGUF_TYPE_STRING, 0},
+        {"tokenizer.ggml.pre", GGUF_TYPE_STRING, 0},
+        {"tokenizer.ggml.tokens", GGUF_TYPE_ARRAY, GGUF_TYPE_STRING},
+        {"tokenizer.ggml.token_type", GGUF_TYPE_ARRAY, GGUF_TYPE_INT32},
+        {"tokenizer.ggml.scores", GGUF_TYPE_ARRAY, GGUF_TYPE_FLOAT32},
+        {"tokenizer.ggml.merges", GGUF_TYPE_ARRAY, GGUF_TYPE_STRING},
+        {"tokenizer.ggml.add_bos_token", GGUF_TYPE_BOOL, 0},
+        {"tokenizer.ggml.add_eos_token", GGUF_TYPE_BOOL, 0},
+        {"tokenizer.ggml.add_sep_token", GGUF_TYPE_BOOL, 0},
+        {"tokenizer.ggml.add_space_prefix", GGUF_TYPE_BOOL, 0},
+        {"tokenizer.ggml.remove_extra_whitespaces", GGUF_TYPE_BOOL, 0},
+        {"tokenizer.chat_template", GGUF_TYPE_STRING, 0},
+};
+
+/* Special token ids: tokenizer.ggml.<name>_token_id, all u32 ("seperator"
+ * is llama.cpp's spelling). */
+static const char *const llama_token_ids[] = {
+        "bos", "eos", "eot", "eom", "unknown", "seperator", "padding", "mask",
+        "fim_pre", "fim_suf", "fim_mid", "fim_pad", "fim_rep", "fim_sep",
+};
+
+/* The type llama.cpp wants for key (GGUF_TYPE_COUNT_ when it has no fixed one). */
+static enum gguf_type llama_key_type(const char *key, enum gguf_type *elem) {
+        for (size_t i = 0; i < ELEMENTSOF(llama_keys); i++)
+                if (strcmp(key, llama_keys[i].key) == 0) {
+                        *elem = llama_keys[i].elem;
+                        return llama_keys[i].type;
+                }
+        const char *pre = "tokenizer.ggml.", *suf = "_token_id";
+        size_t kl = strlen(key), pl = strlen(pre), sl = strlen(suf);
+        if (kl > pl + sl && strncmp(key, pre, pl) == 0 && strcmp(key + kl - sl, suf) == 0)
+                for (size_t i = 0; i < ELEMENTSOF(llama_token_ids); i++)
+                        if (strlen(llama_token_ids[i]) == kl - pl - sl &&
+                            strncmp(key + pl, llama_token_ids[i], kl - pl - sl) == 0)
+                                return GGUF_TYPE_UINT32;
+        return GGUF_TYPE_COUNT_;
+}
+
+/* Fails naming the first key llama.cpp would refuse or misread. */
+static int llama_check(const struct gguf_writer *w, struct vkinfer_err *err) {
+        for (size_t i = 0; i < w->n_kvs; i++) {
+                const struct wkv *kv = &w->kvs[i];
+                enum gguf_type et = kv->elem_type, want_et = 0;
+                if (kv->type == GGUF_TYPE_ARRAY && kv->raw) {
+                        uint32_t t = GGUF_TYPE_COUNT_;
+                        if (kv->blob_size >= 4)
+                                memcpy(&t, kv->blob, 4);
+                        et = t;
+                }
+                if (kv->type == GGUF_TYPE_ARRAY && et == GGUF_TYPE_ARRAY)
+                        return err_set(err, -EINVAL, "key '%s': llama.cpp reads no nested arrays", kv->key);
+                enum gguf_type want = llama_key_type(kv->key, &want_et);
+                if (want == GGUF_TYPE_COUNT_ || (kv->type == want && (want != GGUF_TYPE_ARRAY || et == want_et)))
+                        continue;
+                return err_set(err, -EINVAL, "key '%s' is %s%s; llama.cpp reads it as %s%s", kv->key,
+                               kv->type == GGUF_TYPE_ARRAY ? "an array of " : "",
+                               gguf_type_name(kv->type == GGUF_TYPE_ARRAY ? et : kv->type),
+                               want == GGUF_TYPE_ARRAY ? "an array of " : "",
+                               gguf_type_name(want == GGUF_TYPE_ARRAY ? want_et : want));
+        }
+        return 0;
+}
+
 int gguf_writer_write_file(const struct gguf_writer *w, const char *path, struct vkinfer_err *err) {
         uint8_t *data;
         size_t size;
-        int r = gguf_writer_to_memory(w, &data, &size);
+        int r = llama_check(w, err);
+        if (r < 0)
+                return r;
+        r = gguf_writer_to_memory(w, &data, &size);
         if (r < 0)
                 return err_set(err, r, "out of memory serializing GGUF");
         FILE *f = fopen(path, "wb");
