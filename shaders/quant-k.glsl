@@ -1,6 +1,13 @@
 // K-quants: 256-element super-blocks of 8 or 16 sub-blocks (ggml-common.h):
 //   Q2_K: { u8 scales[16]; u8 qs[64]; f16 d, dmin; }          84 bytes
+//         x = d * (sc & 15) * q - dmin * (sc >> 4), sc = scales[k / 16]
 //   Q3_K: { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d; } 110 bytes
+//         x = d * (s - 32) * (q - 4 * !h), s the 6-bit scale k / 16 (low
+//         nibble in scales[s % 8], the high one for s >= 8; top 2 bits at
+//         bit 2 * (s / 4) of scales[8 + s % 4]), h bit k / 32 of
+//         hmask[k % 32]
+//         both: 2-bit q at bits 2 * ((k % 128) / 32) of
+//         qs[32 * (k / 128) + k % 32]
 //   Q4_K: { f16 d, dmin; u8 scales[12]; u8 qs[128]; }        144 bytes
 //   Q5_K: { f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]; }  176
 //         x = d * sc[s] * q - dmin * m[s] for sub-block s = k / 32; each 64
@@ -8,6 +15,7 @@
 //         bit is bit s of qh[k % 32]
 //   Q6_K: { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d; }  210 bytes
 //         x = d * scales[s] * (q - 32), s = k / 16 in ggml's interleaving
+// Q3_K's and Q6_K's blocks are only 16-bit aligned, the others word aligned.
 #if defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K) || defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(WTYPE_Q6_K)
 
 #if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
@@ -19,6 +27,21 @@ uvec2 scale_min_k4(uint sb, uint j) {
                 return uvec2(w_u8(sb + j) & 63u, w_u8(sb + j + 4u) & 63u);
         uint lo = w_u8(sb + j + 4u);
         return uvec2((lo & 15u) | ((w_u8(sb + j - 4u) >> 6) << 4), (lo >> 4) | ((w_u8(sb + j) >> 6) << 4));
+}
+#endif
+
+#if defined(WTYPE_Q3_K)
+// The 32 bits at even byte b, b + 4 within the block: both words read
+// whatever the alignment (no divergence between invocations).
+uint w_u32(uint b) {
+        uint i = b >> 2, lo = WDATA[i], hi = WDATA[i + ((b >> 1) & 1u)];
+        return (b & 2u) != 0u ? (lo >> 16) | (hi << 16) : lo;
+}
+
+// The 6-bit scales 2 * sb and 2 * sb + 1 of the 12 bytes at `sc`, + 32.
+uvec2 scales_q3_k(uint sc, uint sb) {
+        uint lo = w_u16(sc + ((2u * sb) & 7u)) >> (sb & 4u), hi = w_u16(sc + 8u + ((2u * sb) & 3u)) >> (sb & 6u);
+        return uvec2((lo & 15u) | ((hi & 3u) << 4), ((lo >> 8) & 15u) | (((hi >> 8) & 3u) << 4));
 }
 #endif
 
@@ -46,8 +69,22 @@ float dequant(uint row, uint k) {
         uint qh = (w_u8(b + 128u + 32u * half_ + l) >> (2u * qd)) & 3u;
         int sc = sext8(w_u8(b + 192u + 8u * half_ + l / 16u + 2u * qd));
         return w_f16(b + 208u) * float(sc) * float(int(ql | (qh << 4)) - 32);
-#else
-        return 0.0; // TODO(helper): Q2_K Q3_K
+#elif defined(WTYPE_Q2_K)
+        uint b = row + (k / 256u) * BLOCK_BYTES, j = k % 256u;
+        uint sc = w_u8(b + j / 16u);
+        uint q = (w_u8(b + 16u + 32u * (j / 128u) + j % 32u) >> (2u * ((j % 128u) / 32u))) & 3u;
+        float dl = w_f16(b + 80u) * float(sc & 15u), ml = w_f16(b + 82u) * float(sc >> 4);
+        precise float v = dl * float(q) - ml;
+        return v;
+#else // Q3_K
+        uint b = row + (k / 256u) * BLOCK_BYTES, j = k % 256u;
+        uint s = j / 16u;
+        uvec2 sc = scales_q3_k(b + 96u, s / 2u);
+        float dl = w_f16(b + 108u) * float(int((s & 1u) != 0u ? sc.y : sc.x) - 32);
+        int q = int((w_u8(b + 32u + 32u * (j / 128u) + j % 32u) >> (2u * ((j % 128u) / 32u))) & 3u);
+        if (((w_u8(b + j % 32u) >> (j / 32u)) & 1u) == 0u)
+                q -= 4;
+        return dl * float(q);
 #endif
 }
 
@@ -106,6 +143,44 @@ float sub_dot(uint b, uint sb, uint k0) {
         }
         uint sc = b + 192u + 8u * half_ + 2u * qd;
         return w_f16(b + 208u) * (float(sext8(w_u8(sc))) * acc0 + float(sext8(w_u8(sc + 1u))) * acc1);
+}
+#elif defined(WTYPE_Q2_K)
+#define HAVE_DOT
+// Sub-block sb = 4 * n + c: bits 2c of qs[32n + l], l < 32, in 8 words
+// (word aligned), two 16-element scales and mins applied once each.
+float sub_dot(uint b, uint sb, uint k0) {
+        uint qs = ((b + 16u) >> 2) + 8u * (sb / 4u), shift = 2u * (sb % 4u);
+        uint xb = x0 + k0 + 32u * sb;
+        float acc[2] = float[2](0.0, 0.0), xs[2] = float[2](0.0, 0.0);
+        for (uint l = 0; l < 8u; l++) {
+                uint v = w[qs + l] >> shift;
+                for (uint i = 0; i < 4u; i++) {
+                        float xv = x[xb + 4u * l + i];
+                        acc[l / 4u] += float((v >> (8u * i)) & 3u) * xv;
+                        xs[l / 4u] += xv;
+                }
+        }
+        uint sc = w_u16(b + 2u * sb);
+        vec2 dm = unpackHalf2x16(w[(b + 80u) >> 2]);
+        return dm.x * (float(sc & 15u) * acc[0] + float((sc >> 8) & 15u) * acc[1]) -
+               dm.y * (float((sc >> 4) & 15u) * xs[0] + float(sc >> 12) * xs[1]);
+}
+#elif defined(WTYPE_Q3_K)
+#define HAVE_DOT
+// Sub-block sb = 4 * n + c: the 2 low bits and the high bit of 4 elements
+// merged in one word as 3-bit fields, the high bit inverted so that the
+// field read as signed is q - 4 * !h.
+float sub_dot(uint b, uint sb, uint k0) {
+        uint qs = b + 32u + 32u * (sb / 4u), shift = 2u * (sb % 4u);
+        uint xb = x0 + k0 + 32u * sb;
+        float acc[2] = float[2](0.0, 0.0);
+        for (uint l = 0; l < 8u; l++) {
+                uint v = ((w_u32(qs + 4u * l) >> shift) & 0x03030303u) | (((~w_u32(b + 4u * l) >> sb) << 2) & 0x04040404u);
+                for (uint i = 0; i < 4u; i++)
+                        acc[l / 4u] += float(int(v << (29u - 8u * i)) >> 29) * x[xb + 4u * l + i];
+        }
+        uvec2 sc = scales_q3_k(b + 96u, sb);
+        return w_f16(b + 108u) * (float(int(sc.x) - 32) * acc[0] + float(int(sc.y) - 32) * acc[1]);
 }
 #endif
 
