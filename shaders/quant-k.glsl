@@ -144,44 +144,78 @@ float sub_dot(uint b, uint sb, uint k0) {
         uint sc = b + 192u + 8u * half_ + 2u * qd;
         return w_f16(b + 208u) * (float(sext8(w_u8(sc))) * acc0 + float(sext8(w_u8(sc + 1u))) * acc1);
 }
-#elif defined(WTYPE_Q2_K)
+#elif defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K)
 #define HAVE_DOT
+// matvec's x (binding 1) seen 4 floats at a time: on a CPU device each load
+// instruction costs a loop over the invocations, so one vec4 load is far
+// cheaper than four float ones. (quant-ternary.glsl has the same helpers.)
+layout(binding = 1) readonly buffer XVec4 { vec4 x4[]; };
+
+// Floats 4l .. 4l + 3 past an x index whose low 2 bits are a, from the
+// aligned vec4s c (l) and n (l + 1); a is the same for the whole
+// workgroup, so this is selects, no branch (a CPU device would run both
+// sides of a branch).
+vec4 x_shift(vec4 c, vec4 n, uint a) {
+        return a == 0u ? c : a == 1u ? vec4(c.yzw, n.x) : a == 2u ? vec4(c.zw, n.xy) : vec4(c.w, n.xyz);
+}
+
+// x4 index of the vec4 after vec4 l (0..7) of the 32 floats at xb: the
+// last only when xb is not aligned (else it would lie past the 32).
+uint x_next(uint xb, uint l) {
+        return (xb >> 2) + l + (l < 7u ? 1u : min(xb & 3u, 1u));
+}
+
+#if defined(WTYPE_Q2_K)
 // Sub-block sb = 4 * n + c: bits 2c of qs[32n + l], l < 32, in 8 words
 // (word aligned), two 16-element scales and mins applied once each.
 float sub_dot(uint b, uint sb, uint k0) {
         uint qs = ((b + 16u) >> 2) + 8u * (sb / 4u), shift = 2u * (sb % 4u);
-        uint xb = x0 + k0 + 32u * sb;
+        uint xb = x0 + k0 + 32u * sb, a = xb & 3u;
+        vec4 xc = x4[xb >> 2];
         float acc[2] = float[2](0.0, 0.0), xs[2] = float[2](0.0, 0.0);
         for (uint l = 0; l < 8u; l++) {
+                vec4 xn = x4[x_next(xb, l)];
+                vec4 xv = x_shift(xc, xn, a);
+                xc = xn;
                 uint v = w[qs + l] >> shift;
-                for (uint i = 0; i < 4u; i++) {
-                        float xv = x[xb + 4u * l + i];
-                        acc[l / 4u] += float((v >> (8u * i)) & 3u) * xv;
-                        xs[l / 4u] += xv;
-                }
+                for (uint i = 0; i < 4u; i++)
+                        acc[l / 4u] += float((v >> (8u * i)) & 3u) * xv[i];
+                xs[l / 4u] += (xv.x + xv.y) + (xv.z + xv.w);
         }
         uint sc = w_u16(b + 2u * sb);
         vec2 dm = unpackHalf2x16(w[(b + 80u) >> 2]);
         return dm.x * (float(sc & 15u) * acc[0] + float((sc >> 8) & 15u) * acc[1]) -
                dm.y * (float((sc >> 4) & 15u) * xs[0] + float(sc >> 12) * xs[1]);
 }
-#elif defined(WTYPE_Q3_K)
-#define HAVE_DOT
-// Sub-block sb = 4 * n + c: the 2 low bits and the high bit of 4 elements
-// merged in one word as 3-bit fields, the high bit inverted so that the
-// field read as signed is q - 4 * !h.
+#else
+// Sub-block sb = 4 * n + c: the 2 low bits (qs[32n + l], bits 2c) and the
+// high bit (hmask[l], bit sb) of 4 elements merged in one word as 3-bit
+// fields, the high bit inverted so that the field read as signed is
+// q - 4 * !h. hmask and qs are read as aligned words, realigned when the
+// block starts mid-word.
 float sub_dot(uint b, uint sb, uint k0) {
-        uint qs = b + 32u + 32u * (sb / 4u), shift = 2u * (sb % 4u);
-        uint xb = x0 + k0 + 32u * sb;
+        uint odd = (b >> 1) & 1u, hi = b >> 2, qi = hi + 8u + 8u * (sb / 4u), shift = 2u * (sb % 4u);
+        uint xb = x0 + k0 + 32u * sb, a = xb & 3u;
+        uint hc = w[hi], qc = w[qi];
+        vec4 xc = x4[xb >> 2];
         float acc[2] = float[2](0.0, 0.0);
         for (uint l = 0; l < 8u; l++) {
-                uint v = ((w_u32(qs + 4u * l) >> shift) & 0x03030303u) | (((~w_u32(b + 4u * l) >> sb) << 2) & 0x04040404u);
+                uint nx = l + (l < 7u ? 1u : odd);
+                uint hn = w[hi + nx], qn = w[qi + nx];
+                uint h = odd != 0u ? (hc >> 16) | (hn << 16) : hc, q = odd != 0u ? (qc >> 16) | (qn << 16) : qc;
+                hc = hn;
+                qc = qn;
+                uint v = ((q >> shift) & 0x03030303u) | (((~h >> sb) << 2) & 0x04040404u);
+                vec4 xn = x4[x_next(xb, l)];
+                vec4 xv = x_shift(xc, xn, a);
+                xc = xn;
                 for (uint i = 0; i < 4u; i++)
-                        acc[l / 4u] += float(int(v << (29u - 8u * i)) >> 29) * x[xb + 4u * l + i];
+                        acc[l / 4u] += float(int(v << (29u - 8u * i)) >> 29) * xv[i];
         }
         uvec2 sc = scales_q3_k(b + 96u, sb);
         return w_f16(b + 108u) * (float(int(sc.x) - 32) * acc[0] + float(int(sc.y) - 32) * acc[1]);
 }
+#endif
 #endif
 
 #endif // MATVEC
