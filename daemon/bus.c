@@ -41,6 +41,7 @@ struct bus_request {
         struct vkinfer_request *req;
         atomic_bool pending;
         bool finished;
+        bool shutdown;     /* cancelled by the drain timeout */
         bool track_caller; /* cancel when the caller leaves the bus */
         /* storage the engine params point into */
         struct vkinfer_message *messages;
@@ -191,6 +192,12 @@ void bus_dispatch_notifications(struct manager *m) {
                         if (r >= 0)
                                 r = sd_bus_send(m->bus, s, NULL);
                         sd_bus_message_unref(s);
+                }
+                if (o.finish == VKINFER_FINISH_CANCELLED && br->shutdown) {
+                        /* Not the caller's doing: say why it ends. */
+                        o.finish = VKINFER_FINISH_ERROR;
+                        snprintf(o.error, sizeof(o.error),
+                                 "vkinferd is shutting down: the drain timeout cancelled the request");
                 }
                 if (o.finish != VKINFER_RUNNING) {
                         br->finished = true;
@@ -566,8 +573,10 @@ int bus_start(struct manager *m, bool user_bus) {
 
 void bus_cancel_all(struct manager *m) {
         for (struct bus_request *br = m->bus_requests; br; br = br->next)
-                if (br->req)
+                if (br->req) {
+                        br->shutdown = true;
                         vkinfer_request_cancel(br->req);
+                }
 }
 
 void bus_stop(struct manager *m) {

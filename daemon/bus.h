@@ -15,4 +15,6 @@ int bus_start(struct manager *m, bool user_bus);
 void bus_stop(struct manager *m);
 /* Emits the signals of requests that have new output (scheduler woke us). */
 void bus_dispatch_notifications(struct manager *m);
+/* Cancels every request (end of the drain timeout): each finishes with
+ * reason error, saying that vkinferd is shutting down. */
 void bus_cancel_all(struct manager *m);

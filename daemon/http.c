@@ -90,6 +90,7 @@ struct http_exchange {
         bool suspended;
         bool in_list;
         bool first_chunk_sent, finished, stream_done;
+        bool shutdown; /* cancelled by the drain timeout */
         struct strbuf content, reasoning; /* non-streamed answer */
         struct strbuf out;                /* streamed bytes not yet sent */
         size_t out_pos;
@@ -234,6 +235,11 @@ static void collect_output(struct http_exchange *x) {
                 }
         }
         json_decref(lp);
+        if (o.finish == VKINFER_FINISH_CANCELLED && x->shutdown) {
+                /* Not the client's doing: say why it ends. */
+                o.finish = VKINFER_FINISH_ERROR;
+                snprintf(o.error, sizeof(o.error), "vkinferd is shutting down: the drain timeout cancelled the request");
+        }
         if (o.finish != VKINFER_RUNNING) {
                 x->finished = true;
                 x->finish = o.finish;
@@ -241,7 +247,8 @@ static void collect_output(struct http_exchange *x) {
                 if (x->api.stream) {
                         char *ev;
                         if (o.finish == VKINFER_FINISH_ERROR) {
-                                char *e = api_error_json(500, o.error[0] ? o.error : "generation failed", NULL);
+                                char *e = api_error_json(x->shutdown ? 503 : 500,
+                                                         o.error[0] ? o.error : "generation failed", NULL);
                                 if (e && asprintf(&ev, "data: %s\n\n", e) >= 0) {
                                         sb_append(&x->out, ev, strlen(ev));
                                         free(ev);
@@ -346,7 +353,7 @@ static enum MHD_Result continue_generation(struct http_exchange *x) {
                 return MHD_YES;
         }
         if (x->finish == VKINFER_FINISH_ERROR)
-                return respond_error(x, 500, x->error[0] ? x->error : "generation failed", NULL);
+                return respond_error(x, x->shutdown ? 503 : 500, x->error[0] ? x->error : "generation failed", NULL);
         if (!x->logprobs && x->api.params.top_logprobs >= 0) /* no token at all */
                 x->logprobs = api_logprobs_json(&x->api, NULL, 0, &x->text_offset);
         return respond_json(x, 200, api_completion_json(&x->api, x->id, x->created, x->content.p, x->reasoning.p,
@@ -570,8 +577,10 @@ void http_server_reap_vanished(struct manager *m) {
 
 void http_server_cancel_all(struct manager *m) {
         for (struct http_exchange *x = m->exchanges; x; x = x->next)
-                if (x->req)
+                if (x->req) {
+                        x->shutdown = true;
                         vkinfer_request_cancel(x->req);
+                }
 }
 
 static void on_handoff(void *userdata, int fd, const struct sockaddr *sa, socklen_t len) {

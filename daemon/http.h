@@ -18,5 +18,6 @@ void http_server_quiesce(struct http_server *s);
 void http_server_dispatch_notifications(struct manager *m);
 /* Cancels the requests whose clients hung up while suspended. */
 void http_server_reap_vanished(struct manager *m);
-/* Cancels every request in flight (end of the drain timeout). */
+/* Cancels every request in flight (end of the drain timeout): each ends
+ * with an error saying that vkinferd is shutting down (503). */
 void http_server_cancel_all(struct manager *m);

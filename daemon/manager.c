@@ -25,6 +25,9 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
 }
 
 #define REAP_INTERVAL_USEC 500000
+/* After the drain timeout, how long the cancelled requests have to send
+ * their last answer. */
+#define DRAIN_GRACE_USEC 5000000
 
 static int on_reap_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
@@ -39,12 +42,25 @@ static void finish_drain_if_idle(struct manager *m) {
                 sd_event_exit(m->event, 0);
 }
 
+/* Cancels what still runs, so that every client gets a terminal answer
+ * (an error saying vkinferd is shutting down), then exits when they are
+ * all out, or after a grace period. */
 static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
-        log_warning("drain timeout: cancelling %u request(s) still running", m->n_exchanges);
+        if (m->drain_expired) {
+                log_warning("%u request(s) still not ended after their cancellation; exiting",
+                            m->n_exchanges + m->n_bus_requests);
+                sd_event_exit(m->event, 0);
+                return 0;
+        }
+        m->drain_expired = true;
+        log_warning("drain timeout: cancelling %u request(s) still running (%u HTTP, %u D-Bus)",
+                    m->n_exchanges + m->n_bus_requests, m->n_exchanges, m->n_bus_requests);
         http_server_cancel_all(m);
-        bus_cancel_all(m);
-        sd_event_exit(m->event, 0);
+        if (m->bus)
+                bus_cancel_all(m);
+        sd_event_source_set_time(s, usec + DRAIN_GRACE_USEC);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -53,7 +69,8 @@ void manager_begin_drain(struct manager *m) {
                 return;
         m->draining = true;
         sd_notify(0, "STOPPING=1\nSTATUS=Draining requests in flight");
-        log_info("stopping: %u request(s) in flight, waiting up to %us", m->n_exchanges, m->config.drain_timeout_sec);
+        log_info("stopping: %u request(s) in flight, waiting up to %us", m->n_exchanges + m->n_bus_requests,
+                 m->config.drain_timeout_sec);
         http_server_quiesce(m->unix_server);
         http_server_quiesce(m->tcp_server);
         uint64_t now;

@@ -33,6 +33,7 @@ struct manager {
         unsigned n_bus_requests;
         uint64_t next_bus_request_id;
         bool draining;
+        bool drain_expired; /* the drain timeout cancelled what was left */
         uint64_t drain_deadline_usec;
 };
 

@@ -195,6 +195,37 @@ def access_lists(vkinferd, model):
             stop_conf(p, tmp, logpath)
 
 
+def drain_timeout(vkinferd, model):
+    """SIGTERM with a request that outlasts drain-timeout: it still gets its
+    Finished signal, reason error, saying why (it used to get nothing), and
+    the log counts it among the requests in flight."""
+    if not shutil.which("gdbus"):
+        return
+    p, tmp, sock, logpath = start_conf(vkinferd, "[scheduler]\ndrain-timeout = 1\n", "--model", model)
+    mon_path = os.path.join(tmp, "monitor")
+    mon = subprocess.Popen(["gdbus", "monitor", "--session", "--dest", DEST[0]], stdout=open(mon_path, "w"),
+                           stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "the", "2", "max_tokens", "u", "3000",
+                              "ignore_eos", "b", "true")
+        req = out.split('"')[1] if rc == 0 else "?"
+        wait_for(mon_path, req + ": org.vkinfer.Inference1.Request.Delta")
+        p.send_signal(signal.SIGTERM)
+        text = wait_for(mon_path, req + ": org.vkinfer.Inference1.Request.Finished", timeout=30)
+        fin = text[text.find(req + ": org.vkinfer.Inference1.Request.Finished"):][:400]
+        check("Finished ('error'" in fin and "shutting down" in fin, "Finished after the drain timeout: %r" % fin)
+        rc = p.wait(timeout=60)
+        check(rc == 0, "exit status after the drain timeout: %s" % rc)
+        log = open(logpath).read()
+        check("stopping: 1 request(s) in flight" in log and "0 HTTP, 1 D-Bus" in log,
+              "the log counts D-Bus requests: %s" % log[-1000:])
+    finally:
+        mon.terminate()
+        mon.wait()
+        stop_conf(p, tmp, logpath)
+
+
 def main():
     if "VKINFER_UNDER_DBUS" not in os.environ:
         if not shutil.which("dbus-run-session") or not shutil.which("busctl"):
@@ -265,6 +296,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     no_model(vkinferd, model)
     access_lists(vkinferd, model)
+    drain_timeout(vkinferd, model)
     print("dbus: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
 

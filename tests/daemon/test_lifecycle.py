@@ -155,8 +155,67 @@ def main():
         if harness.failures:
             print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
+    drain_timeout(vkinferd, gen, r1_template)
     print("lifecycle: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
+
+
+def drain_timeout(vkinferd, gen, r1_template):
+    """SIGTERM with requests that outlast drain-timeout: each still gets a
+    terminal answer (a stream its error event and [DONE], a whole answer a
+    503), queued ones too, and the daemon exits 0. They used to be cut off
+    without a word."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-drain-")
+    model = os.path.join(tmp, "m.gguf")
+    subprocess.run([gen, "--chat", r1_template, "deepseek2-v3", model], check=True)
+    conf = os.path.join(tmp, "vkinferd.conf")
+    open(conf, "w").write("[scheduler]\ndrain-timeout = 1\n")
+    p, sock = start(vkinferd, model, tmp, "--config", conf, "--max-sequences", "1")
+    try:
+        req = {"messages": [{"role": "user", "content": "go"}], "max_tokens": 3000, "ignore_eos": True, "seed": 1}
+        results = {}
+
+        def streamed(key):
+            events = []
+            try:
+                for ev in vc.stream(sock, "/v1/chat/completions", req):
+                    events.append(ev)
+            except Exception as e:  # noqa: BLE001 (a cut connection)
+                events.append(repr(e))
+            results[key] = events
+
+        def whole(key):
+            try:
+                results[key] = vc.request(sock, "POST", "/v1/chat/completions", body=req, timeout=60)
+            except Exception as e:  # noqa: BLE001
+                results[key] = repr(e)
+        threads = [threading.Thread(target=streamed, args=("stream",)),
+                   threading.Thread(target=whole, args=("whole",)),
+                   threading.Thread(target=streamed, args=("queued stream",))]
+        for t in threads:
+            t.start()
+            time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(60)
+        for key in ("stream", "queued stream"):
+            ev = results.get(key, [])
+            err = ev[-2].get("error", {}) if len(ev) >= 2 and isinstance(ev[-2], dict) else {}
+            check(ev[-1:] == ["[DONE]"] and "shutting down" in err.get("message", ""),
+                  "%s cut by the drain timeout: %s" % (key, ev[-3:]))
+        st, body = results.get("whole") if isinstance(results.get("whole"), tuple) else (None, results.get("whole"))
+        check(st == 503 and "shutting down" in body.get("error", {}).get("message", ""),
+              "whole answer cut by the drain timeout: %s %s" % (st, body))
+        rc = p.wait(timeout=60)
+        check(rc == 0, "exit status after the drain timeout: %s" % rc)
+        log = open(os.path.join(tmp, "log")).read()
+        check("cancelling 3 request(s)" in log, "the log counts the requests cancelled: %s" % log[-1500:])
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
