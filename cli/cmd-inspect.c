@@ -58,6 +58,24 @@ static void print_token(FILE *out, json_t *tok, const char *name) {
         fputc('\n', out);
 }
 
+/* The preset as llama.cpp prints it ("file type = Q4_K - Medium"), and
+ * where it comes from. */
+static void print_file_type(FILE *out, json_t *ft) {
+        json_t *name = json_object_get(ft, "name"), *preset = json_object_get(ft, "preset");
+        if (json_is_string(json_object_get(ft, "error")))
+                fprintf(out, "file type: (none) %s\n", json_string_value(json_object_get(ft, "error")));
+        else if (json_is_true(json_object_get(ft, "guessed")))
+                fprintf(out, "file type: %s (no general.file_type: llama.cpp's guess from the most common tensor type)\n",
+                        json_string_value(name));
+        else {
+                fprintf(out, "file type: %s (general.file_type = %" JSON_INTEGER_FORMAT, json_string_value(name),
+                        json_integer_value(json_object_get(ft, "id")));
+                if (json_is_string(preset))
+                        fprintf(out, ", llama-quantize preset %s", json_string_value(preset));
+                fputs(")\n", out);
+        }
+}
+
 static void print_text(FILE *out, json_t *root) {
         json_t *arch = json_object_get(root, "architecture");
         json_t *file = json_object_get(root, "file");
@@ -69,6 +87,7 @@ static void print_text(FILE *out, json_t *root) {
                 json_integer_value(json_object_get(root, "data_offset")),
                 json_integer_value(json_object_get(root, "metadata_count")));
         fprintf(out, "architecture: %s\n", json_is_string(arch) ? json_string_value(arch) : "(none)");
+        print_file_type(out, json_object_get(root, "file_type"));
         print_object(out, "general", json_object_get(root, "general"));
         print_object(out, "hyperparameters", json_object_get(root, "hyperparameters"));
 
@@ -117,15 +136,18 @@ static void print_text(FILE *out, json_t *root) {
                 json_integer_value(json_object_get(totals, "count")), json_integer_value(json_object_get(totals, "bytes")));
         const char *k;
         json_t *v;
+        /* The count as llama.cpp's loader prints it ("- type  f32:   23 tensors"), then the bytes. */
         json_object_foreach(json_object_get(totals, "per_type"), k, v)
-                fprintf(out, "  %-8s %6" JSON_INTEGER_FORMAT " tensors %14" JSON_INTEGER_FORMAT " bytes\n", k,
-                        json_integer_value(json_object_get(v, "count")), json_integer_value(json_object_get(v, "bytes")));
+                fprintf(out, "  - type %4s: %4" JSON_INTEGER_FORMAT " tensors, %" JSON_INTEGER_FORMAT " bytes\n",
+                        json_string_value(json_object_get(v, "ggml_name")), json_integer_value(json_object_get(v, "count")),
+                        json_integer_value(json_object_get(v, "bytes")));
 }
 
 static void usage(FILE *out) {
         fprintf(out, "Usage: vkinfer inspect FILE [--json]\n\n"
-                     "Prints a GGUF file's architecture, hyperparameters, tokenizer, chat template\n"
-                     "and tensors, with totals. --json prints the same as one JSON object.\n");
+                     "Prints a GGUF file's architecture, file type (preset), hyperparameters,\n"
+                     "tokenizer, chat template and tensors, with totals and the count of tensors\n"
+                     "per type as llama.cpp reports them. --json prints the same as one JSON object.\n");
 }
 
 int cmd_inspect(int argc, char **argv) {

@@ -3,6 +3,7 @@
  * made valid UTF-8 on the way (jansson refuses anything else). */
 #include "gguf/gguf-describe.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,31 +184,165 @@ static json_t *tokenizer_json(const struct gguf_file *f) {
         return tok;
 }
 
+/* ggml's own name of a type ("q4_K", "iq2_xxs", "bf16"), as llama.cpp
+ * prints it: ours lowercased, but for the K of the k-quants. */
+static const char *ggml_lower_name(uint32_t type, char *buf, size_t size) {
+        snprintf(buf, size, "%s", ggml_type_name(type));
+        size_t n = strlen(buf);
+        for (size_t i = 0; i < n; i++)
+                buf[i] = (char) tolower((unsigned char) buf[i]);
+        if (n >= 2 && buf[n - 2] == '_' && buf[n - 1] == 'k')
+                buf[n - 1] = 'K';
+        return buf;
+}
+
 static json_t *tensors_json(const struct gguf_file *f, json_t **ret_totals) {
         json_t *list = json_array(), *per_type = json_object();
-        uint64_t total = 0;
+        uint64_t total = 0, count[GGML_TYPE_COUNT_] = {0}, bytes[GGML_TYPE_COUNT_] = {0};
         for (uint64_t i = 0; i < f->n_tensors; i++) {
                 const struct gguf_tensor *t = &f->tensors[i];
                 json_t *shape = json_array();
                 for (uint32_t d = 0; d < t->n_dims; d++)
                         json_array_append_new(shape, json_integer((json_int_t) t->ne[d]));
-                const char *type = ggml_type_name(t->type);
                 json_array_append_new(list, json_pack("{s:o, s:s, s:o, s:I, s:I}", "name", json_str(t->name, strlen(t->name)),
-                                                      "type", type, "shape", shape, "bytes", (json_int_t) t->n_bytes,
-                                                      "offset", (json_int_t) t->offset));
-                json_t *pt = json_object_get(per_type, type);
-                if (!pt) {
-                        pt = json_pack("{s:I, s:I}", "count", (json_int_t) 0, "bytes", (json_int_t) 0);
-                        json_object_set_new(per_type, type, pt);
+                                                      "type", ggml_type_name(t->type), "shape", shape,
+                                                      "bytes", (json_int_t) t->n_bytes, "offset", (json_int_t) t->offset));
+                if (t->type < GGML_TYPE_COUNT_) { /* always: the reader knows every type it accepts */
+                        count[t->type]++;
+                        bytes[t->type] += t->n_bytes;
                 }
-                json_object_set_new(pt, "count", json_integer(json_integer_value(json_object_get(pt, "count")) + 1));
-                json_object_set_new(pt, "bytes", json_integer(json_integer_value(json_object_get(pt, "bytes")) +
-                                                              (json_int_t) t->n_bytes));
                 total += t->n_bytes; /* every tensor lies inside the file: no overflow */
+        }
+        /* In ggml's type order, as llama.cpp's loader lists them. */
+        for (uint32_t type = 0; type < GGML_TYPE_COUNT_; type++) {
+                char name[32];
+                if (count[type])
+                        json_object_set_new(per_type, ggml_type_name(type),
+                                            json_pack("{s:I, s:I, s:s}", "count", (json_int_t) count[type], "bytes",
+                                                      (json_int_t) bytes[type], "ggml_name",
+                                                      ggml_lower_name(type, name, sizeof(name))));
         }
         *ret_totals = json_pack("{s:I, s:I, s:o}", "count", (json_int_t) f->n_tensors, "bytes", (json_int_t) total,
                                 "per_type", per_type);
         return list;
+}
+
+/* ---- The file type (general.file_type), named as llama.cpp names it ---- */
+
+#define FTYPE_GUESSED 1024 /* llama.cpp's LLAMA_FTYPE_GUESSED */
+
+/* llama.cpp's llama_ftype values (include/llama.h), the preset llama-quantize
+ * takes for each and the name llama_ftype_name() gives it
+ * (src/llama-model-loader.cpp); checked against llama_ftype_name() of
+ * llama.cpp d32676d. From llama.cpp, MIT licence. */
+static const struct {
+        uint32_t id;
+        const char *preset, *name;
+} ftypes[] = {
+        {0, "F32", "all F32"}, {1, "F16", "F16"}, {2, "Q4_0", "Q4_0"}, {3, "Q4_1", "Q4_1"},
+        {7, "Q8_0", "Q8_0"}, {8, "Q5_0", "Q5_0"}, {9, "Q5_1", "Q5_1"},
+        {10, "Q2_K", "Q2_K - Medium"}, {11, "Q3_K_S", "Q3_K - Small"}, {12, "Q3_K_M", "Q3_K - Medium"},
+        {13, "Q3_K_L", "Q3_K - Large"}, {14, "Q4_K_S", "Q4_K - Small"}, {15, "Q4_K_M", "Q4_K - Medium"},
+        {16, "Q5_K_S", "Q5_K - Small"}, {17, "Q5_K_M", "Q5_K - Medium"}, {18, "Q6_K", "Q6_K"},
+        {19, "IQ2_XXS", "IQ2_XXS - 2.0625 bpw"}, {20, "IQ2_XS", "IQ2_XS - 2.3125 bpw"},
+        {21, "Q2_K_S", "Q2_K - Small"}, {22, "IQ3_XS", "IQ3_XS - 3.3 bpw"},
+        {23, "IQ3_XXS", "IQ3_XXS - 3.0625 bpw"}, {24, "IQ1_S", "IQ1_S - 1.5625 bpw"},
+        {25, "IQ4_NL", "IQ4_NL - 4.5 bpw"}, {26, "IQ3_S", "IQ3_S - 3.4375 bpw"},
+        {27, "IQ3_M", "IQ3_S mix - 3.66 bpw"}, {28, "IQ2_S", "IQ2_S - 2.5 bpw"},
+        {29, "IQ2_M", "IQ2_M - 2.7 bpw"}, {30, "IQ4_XS", "IQ4_XS - 4.25 bpw"},
+        {31, "IQ1_M", "IQ1_M - 1.75 bpw"}, {32, "BF16", "BF16"},
+        {36, "TQ1_0", "TQ1_0 - 1.69 bpw ternary"}, {37, "TQ2_0", "TQ2_0 - 2.06 bpw ternary"},
+        {38, "MXFP4_MOE", "MXFP4 MoE"}, {39, "NVFP4", "NVFP4"}, {40, "Q1_0", "Q1_0"}, {41, "Q2_0", "Q2_0"},
+};
+
+/* The file type llama.cpp guesses from the most common tensor type when
+ * the file has none; 0 (all F32) for F32 and the types it has no guess for. */
+static const uint8_t ftype_of_type[GGML_TYPE_COUNT_] = {
+        [GGML_TYPE_F16] = 1, [GGML_TYPE_BF16] = 32, [GGML_TYPE_Q4_0] = 2, [GGML_TYPE_Q4_1] = 3,
+        [GGML_TYPE_Q5_0] = 8, [GGML_TYPE_Q5_1] = 9, [GGML_TYPE_Q8_0] = 7, [GGML_TYPE_Q2_K] = 10,
+        [GGML_TYPE_Q3_K] = 12, [GGML_TYPE_Q4_K] = 15, [GGML_TYPE_Q5_K] = 17, [GGML_TYPE_Q6_K] = 18,
+        [GGML_TYPE_TQ1_0] = 36, [GGML_TYPE_TQ2_0] = 37, [GGML_TYPE_IQ2_XXS] = 19, [GGML_TYPE_IQ2_XS] = 20,
+        [GGML_TYPE_IQ2_S] = 28, [GGML_TYPE_IQ3_XXS] = 23, [GGML_TYPE_IQ1_S] = 24, [GGML_TYPE_IQ1_M] = 31,
+        [GGML_TYPE_IQ4_NL] = 25, [GGML_TYPE_IQ4_XS] = 30, [GGML_TYPE_IQ3_S] = 26, [GGML_TYPE_NVFP4] = 39,
+        [GGML_TYPE_Q1_0] = 40, [GGML_TYPE_Q2_0] = 41,
+};
+
+/* llama.cpp's loader walks the tensors by layer ("blk.N." read with
+ * sscanf, -1 for the others), then by name: that order breaks ties. */
+struct weight {
+        int layer;
+        const char *name;
+        uint32_t type;
+};
+
+/* sscanf(name, "blk.%d.", &layer) as glibc does it (strtol, then the cast
+ * to int), without sscanf's undefined behaviour on overflow. */
+static int weight_layer(const char *name) {
+        char *end;
+        if (strncmp(name, "blk.", 4) != 0)
+                return -1;
+        long v = strtol(name + 4, &end, 10);
+        return end == name + 4 ? -1 : (int) v;
+}
+
+static int weight_cmp(const void *pa, const void *pb) {
+        const struct weight *a = pa, *b = pb;
+        if (a->layer != b->layer)
+                return a->layer < b->layer ? -1 : 1;
+        return strcmp(a->name, b->name);
+}
+
+/* The type that first reaches the highest count in that order, as the
+ * loader computes it; -1 when out of memory. */
+static int64_t most_common_type(const struct gguf_file *f) {
+        struct weight *w = malloc((f->n_tensors ? f->n_tensors : 1) * sizeof(*w));
+        uint64_t count[GGML_TYPE_COUNT_] = {0}, best_n = 0;
+        uint32_t best = GGML_TYPE_F32;
+        if (!w)
+                return -1;
+        for (uint64_t i = 0; i < f->n_tensors; i++)
+                w[i] = (struct weight){weight_layer(f->tensors[i].name), f->tensors[i].name, f->tensors[i].type};
+        qsort(w, f->n_tensors, sizeof(*w), weight_cmp);
+        for (uint64_t i = 0; i < f->n_tensors; i++)
+                if (w[i].type < GGML_TYPE_COUNT_ && best_n < ++count[w[i].type]) {
+                        best_n = count[w[i].type];
+                        best = w[i].type;
+                }
+        free(w);
+        return best;
+}
+
+/* The file type as llama.cpp would report it: {id, preset, name, guessed}
+ * (name as llama_ftype_name() prints it, "(guessed) " first when the file
+ * has no general.file_type), or {error} when it has one llama.cpp refuses. */
+static json_t *file_type_json(const struct gguf_file *f) {
+        const struct gguf_kv *kv = gguf_find_kv(f, "general.file_type");
+        uint64_t id;
+        bool guessed = !kv;
+        if (kv && kv->value.type != GGUF_TYPE_UINT32) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "general.file_type is %s; llama.cpp reads it as u32 and refuses the file",
+                         gguf_type_name(kv->value.type));
+                return json_pack("{s:s}", "error", msg);
+        }
+        if (kv)
+                id = kv->value.u64;
+        else {
+                int64_t t = most_common_type(f);
+                if (t < 0)
+                        return NULL;
+                id = ftype_of_type[t] | FTYPE_GUESSED;
+        }
+        const char *preset = NULL, *name = "unknown, may not work";
+        for (size_t i = 0; i < ELEMENTSOF(ftypes); i++)
+                if (ftypes[i].id == (id & ~(uint64_t) FTYPE_GUESSED)) {
+                        preset = ftypes[i].preset;
+                        name = ftypes[i].name;
+                }
+        char full[64];
+        snprintf(full, sizeof(full), "%s%s", id & FTYPE_GUESSED ? "(guessed) " : "", name);
+        return json_pack("{s:I, s:s?, s:s, s:b}", "id", (json_int_t) (id & ~(uint64_t) FTYPE_GUESSED), "preset", preset,
+                         "name", full, "guessed", guessed);
 }
 
 json_t *gguf_describe(const struct gguf_file *f) {
@@ -217,6 +352,7 @@ json_t *gguf_describe(const struct gguf_file *f) {
         struct gguf_str arch = {"", 0};
         bool has_arch = gguf_get_str(f, "general.architecture", &arch, NULL) == 0;
         json_object_set_new(root, "architecture", has_arch ? json_gstr(arch) : json_null());
+        json_object_set_new(root, "file_type", file_type_json(f));
 
         json_t *general = json_object(), *hparams = json_object();
         for (uint64_t i = 0; i < f->n_kv; i++) {
