@@ -18,7 +18,11 @@
 //            s % 2 of scales[s / 2])
 // All give x = scale * level, computed in ggml's order (get_rows is exact).
 // Blocks of 18, 98 and 110 bytes are only 16-bit aligned; IQ4_XS's 136 are
-// word aligned.
+// word aligned. The grids are constant arrays (iq3-grids.h); lavapipe copies
+// such an array into every invocation and gathers from the copy, ~5x slower
+// than Q4_0 per byte, so where the includer offers it (MATVEC_INIT_HOOK: it
+// calls matvec_init() first thing in main) matvec reads them from shared
+// memory instead, filled once per workgroup.
 #if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS) || defined(WTYPE_IQ3_XXS) || defined(WTYPE_IQ3_S)
 #include "iq3-grids.h"
 
@@ -76,8 +80,8 @@ float dequant(uint row, uint k) {
 #ifdef MATVEC
 #define HAVE_DOT
 #if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS)
-// Levels of the 8 nibbles of word q (elements 4 bytes, low nibbles at xl,
-// high ones at xh = xl + 16) times x.
+// The levels of the 8 nibbles of word q times x: the low nibbles are the
+// elements at xl.., the high ones those at xl + 16...
 float nibbles_dot(uint q, uint xl) {
         float s = 0.0;
         for (uint i = 0; i < 4u; i++)
@@ -110,52 +114,84 @@ float sub_dot(uint b, uint sb, uint k0) {
                   nibbles_dot(w[qs + 3u], xb + 12u);
         return unpackHalf2x16(h).x * float(int(ls) - 32) * s;
 }
+#else // IQ3_XXS, IQ3_S
+#if defined(MATVEC_INIT_HOOK)
+#define HAVE_MATVEC_INIT
+#if defined(WTYPE_IQ3_XXS)
+shared uint grid_sh[256];
+#else
+shared uint grid_sh[512];
+#endif
+// One invocation stores the whole array: constant indices, where a loop
+// over the invocations would gather from the constant array.
+void matvec_init() {
+        if (gl_LocalInvocationIndex == 0u)
+#if defined(WTYPE_IQ3_XXS)
+                grid_sh = iq3xxs_grid;
+#else
+                grid_sh = iq3s_grid;
+#endif
+        barrier();
+}
+#define GRID(i) grid_sh[i]
 #elif defined(WTYPE_IQ3_XXS)
-// Grid word g's 4 magnitudes times x[xb..], element e's sign bit e of sg.
-float grid_dot(uint g, uint sg, uint xb) {
-        float s = 0.0;
-        for (uint e = 0; e < 4u; e++) {
-                float xv = x[xb + e];
-                s += float((g >> (8u * e)) & 0xffu) * (((sg >> e) & 1u) != 0u ? -xv : xv);
-        }
-        return s;
+#define GRID(i) iq3xxs_grid[i]
+#else
+#define GRID(i) iq3s_grid[i]
+#endif
+
+// The 32 bits at even byte p from lo = w[p >> 2] and the next word hi.
+uint funnel(uint lo, uint hi, bool odd) {
+        return odd ? (lo >> 16) | (hi << 16) : lo;
 }
 
+// Grid word g (4 magnitudes, 1..127) times x[xb..xb+3], the signs (bits 0..3
+// of s4) applied to the bytes first: m1 spreads bit e to bit 8e, and
+// (g ^ 0xff) + 1 negates a byte without carrying out of it.
+float grid_dot(uint g, uint s4, uint xb) {
+        uint m1 = (s4 * 0x204081u) & 0x01010101u;
+        int v = int((g ^ (m1 * 0xffu)) + m1);
+        return float((v << 24) >> 24) * x[xb] + float((v << 16) >> 24) * x[xb + 1u] + float((v << 8) >> 24) * x[xb + 2u] +
+               float(v >> 24) * x[xb + 3u];
+}
+
+// The qs bytes, signs and scales of a sub-block share one alignment: the
+// words are read once, each value funnelled from two when it straddles.
+#if defined(WTYPE_IQ3_XXS)
 float sub_dot(uint b, uint sb, uint k0) {
-        uint aux = w_u32(b + 66u + 4u * sb);
-        uint q0 = w_u32(b + 2u + 8u * sb), q1 = w_u32(b + 6u + 8u * sb);
+        uint p = b + 2u + 8u * sb, a = b + 66u + 4u * sb;
+        bool odd = (p & 2u) != 0u;
+        uint v0 = w[p >> 2], v1 = w[(p >> 2) + 1u], v2 = w[(p + 6u) >> 2];
+        uint q0 = funnel(v0, v1, odd), q1 = funnel(v1, v2, odd);
+        uint aux = funnel(w[a >> 2], w[(a + 2u) >> 2], odd);
         uint xb = x0 + k0 + 32u * sb;
         float s = 0.0;
         for (uint l = 0; l < 4u; l++) {
                 uint q = l < 2u ? q0 : q1, sh = 16u * (l & 1u);
                 uint sg = ksigns((aux >> (7u * l)) & 127u);
-                s += grid_dot(iq3xxs_grid[(q >> sh) & 0xffu], sg, xb + 8u * l) +
-                     grid_dot(iq3xxs_grid[(q >> (sh + 8u)) & 0xffu], sg >> 4, xb + 8u * l + 4u);
+                s += grid_dot(GRID((q >> sh) & 0xffu), sg & 15u, xb + 8u * l) +
+                     grid_dot(GRID((q >> (sh + 8u)) & 0xffu), sg >> 4, xb + 8u * l + 4u);
         }
         return w_f16(b) * (0.5 + float(aux >> 28)) * 0.5 * s;
 }
-#else // IQ3_S
-float grid_dot(uint g, uint sg, uint xb) {
-        float s = 0.0;
-        for (uint e = 0; e < 4u; e++) {
-                float xv = x[xb + e];
-                s += float((g >> (8u * e)) & 0xffu) * (((sg >> e) & 1u) != 0u ? -xv : xv);
-        }
-        return s;
-}
-
+#else
 float sub_dot(uint b, uint sb, uint k0) {
-        uint q0 = w_u32(b + 2u + 8u * sb), q1 = w_u32(b + 6u + 8u * sb);
-        uint qh = w_u8(b + 66u + sb), sg = w_u32(b + 74u + 4u * sb);
+        uint p = b + 2u + 8u * sb, a = b + 74u + 4u * sb;
+        bool odd = (p & 2u) != 0u;
+        uint v0 = w[p >> 2], v1 = w[(p >> 2) + 1u], v2 = w[(p + 6u) >> 2];
+        uint q0 = funnel(v0, v1, odd), q1 = funnel(v1, v2, odd);
+        uint sg = funnel(w[a >> 2], w[(a + 2u) >> 2], odd);
+        uint qh = w_u8(b + 66u + sb);
         uint xb = x0 + k0 + 32u * sb;
         float s = 0.0;
         for (uint g = 0; g < 8u; g++) {
-                uint idx = (((g < 4u ? q0 : q1) >> (8u * (g & 3u))) & 0xffu) | (((qh >> g) & 1u) << 8);
-                s += grid_dot(iq3s_grid[idx], sg >> (4u * g), xb + 4u * g);
+                uint idx = (((g < 4u ? q0 : q1) >> (8u * (g & 3u))) & 0xffu) | ((qh << (8u - g)) & 0x100u);
+                s += grid_dot(GRID(idx), (sg >> (4u * g)) & 15u, xb + 4u * g);
         }
         uint sc = (w_u8(b + 106u + sb / 2u) >> (4u * (sb & 1u))) & 15u;
         return w_f16(b) * float(1u + 2u * sc) * s;
 }
+#endif
 #endif
 #endif // MATVEC
 #endif
