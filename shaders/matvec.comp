@@ -22,6 +22,10 @@ uint x0;
 
 #define WDATA w
 #define MATVEC
+// A type may define matvec_init() (and HAVE_MATVEC_INIT), run by the whole
+// workgroup first: e.g. to copy a codebook into shared memory, which
+// lavapipe reads far faster than a dynamically indexed constant array.
+#define MATVEC_INIT_HOOK
 #include "types.glsl"
 
 #if !defined(HAVE_DOT) && QK == 32
@@ -102,6 +106,9 @@ float row_total(uint i) {
 }
 
 void main() {
+#ifdef HAVE_MATVEC_INIT
+        matvec_init();
+#endif
         uint r0 = wg_linear() * NR;
         if (r0 >= pc.p.nrows)
                 return; // uniform across the workgroup
