@@ -5,7 +5,8 @@
  * the CPU reference (src/ops/ref.c over quant.c's bit-exact dequantization).
  * Tolerance (relative L2): 1e-5 for the dot products (only the float
  * summation order differs), 0 for get_rows (both dequantize exactly).
- * Then again with 64 KiB of storage range, every matrix bound in several row
+ * matvec_id (experts chosen by id) reads x at odd offsets and strides, as
+ * MLA's per-head matrices do. Then again with 64 KiB of storage range, every matrix bound in several row
  * ranges. The test data itself is checked by test-quant-vectors. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,43 @@ static uint32_t run_case(struct vk_ctx *ctx, struct test_rng *rng, uint32_t type
         return n_disp;
 }
 
+/* op_matvec_id over stacked matrices of real blocks, x at odd offsets. */
+static void run_matvec_id(struct vk_ctx *ctx, struct test_rng *rng, uint32_t type, const struct pool *p,
+                          uint32_t blocks) {
+        const uint32_t n_mats = 5, mat_rows = 6;
+        uint32_t nc = blocks * ggml_type_info(type)->block_size;
+        struct op_matvec_id mp = {
+                .n_mats = n_mats, .mat_rows = mat_rows, .row0 = 1, .nrows = 5, .n_tokens = 3, .n_slots = 2,
+                .id_ts = 3, .x_off = 5, .x_ss = nc + 1, .x_ts = 2 * nc + 7, .y_ss = 8, .y_ts = 21,
+        };
+        uint8_t *wq = make_matrix(p, n_mats * mat_rows, blocks, test_rng_next(rng) % p->n_blocks);
+        uint32_t ids[9] = {4, 0, 99, 2, 2, 99, 1, 3, 99};
+        size_t nx = mp.x_off + 2 * mp.x_ts + mp.x_ss + nc, ny = 2 * mp.y_ts + mp.y_ss + mp.nrows;
+        float *x = malloc(sizeof(float) * nx), *y = calloc(ny, sizeof(float)), *yr = calloc(ny, sizeof(float));
+        test_fill(rng, x, nx, 1.0f);
+        uint64_t wb = (uint64_t) n_mats * mat_rows * blocks * p->block_bytes;
+        struct vk_buf *bw = test_buf(ctx, wq, wb), *bx = test_buf(ctx, x, 4 * nx), *by = test_buf(ctx, y, 4 * ny);
+        struct vk_buf *bi = test_buf(ctx, ids, sizeof(ids));
+        struct op_weight w = {.view = bw->view, .type = type, .ncols = nc, .nrows = n_mats * mat_rows};
+        struct vk_seq *s = test_seq(ctx);
+        CHECK_OK(op_matvec_id(s, &w, &mp, bi->view, bx->view, by->view, &test_err), test_err);
+        test_seq_run(s);
+        test_read(ctx, by, y, 4 * ny);
+        CHECK(opref_matvec_id(type, wq, nc, &mp, ids, x, yr) == 0, "opref_matvec_id");
+        char what[64];
+        snprintf(what, sizeof(what), "matvec_id %s x %u blocks", ggml_type_name(type), blocks);
+        test_close(what, y, yr, ny, KERNEL_TOL);
+        vk_seq_destroy(s);
+        vk_buf_free(ctx, bw);
+        vk_buf_free(ctx, bx);
+        vk_buf_free(ctx, by);
+        vk_buf_free(ctx, bi);
+        free(wq);
+        free(x);
+        free(y);
+        free(yr);
+}
+
 /* Arguments NAME=VALUE are put in the environment before the device is
  * opened (VKINFER_MATVEC_ROWS: rows per matvec workgroup). */
 int main(int argc, char **argv) {
@@ -160,6 +198,8 @@ int main(int argc, char **argv) {
                 CHECK(op_weight_type_supported(types[t]), "%s: no kernels", ggml_type_name(types[t]));
                 for (size_t i = 0; i < ELEMENTSOF(shapes); i++)
                         run_case(ctx, &rng, types[t], &p, shapes[i].nrows, shapes[i].blocks, shapes[i].nvec, "");
+                run_matvec_id(ctx, &rng, types[t], &p, 1);
+                run_matvec_id(ctx, &rng, types[t], &p, 3);
         }
         test_ctx_done(ctx);
 
