@@ -79,13 +79,40 @@ float dequant(uint row, uint k) {
 
 #ifdef MATVEC
 #define HAVE_DOT
+// matvec's x (binding 1) seen 4 floats at a time: on a CPU device each load
+// instruction costs a loop over the invocations, so one vec4 load is far
+// cheaper than four float ones. (quant-k.glsl has the same helpers.)
+layout(binding = 1) readonly buffer XVec4 { vec4 x4[]; };
+
+// Floats 4l .. 4l + 3 past an x index whose low 2 bits are a, from the
+// aligned vec4s c (l) and n (l + 1); a is the same for the whole
+// workgroup, so this is selects, no branch.
+vec4 x_shift(vec4 c, vec4 n, uint a) {
+        return a == 0u ? c : a == 1u ? vec4(c.yzw, n.x) : a == 2u ? vec4(c.zw, n.xy) : vec4(c.w, n.xyz);
+}
+
+// x4 index of the vec4 after vec4 l (0..7) of the 32 floats at xb: the
+// last only when xb is not aligned (else it would lie past the 32).
+uint x_next(uint xb, uint l) {
+        return (xb >> 2) + l + (l < 7u ? 1u : min(xb & 3u, 1u));
+}
+
 #if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS)
-// The levels of the 8 nibbles of word q times x: the low nibbles are the
-// elements at xl.., the high ones those at xl + 16...
-float nibbles_dot(uint q, uint xl) {
+// 32 elements from 4 qs words q times the 32 floats at xb: the low nibbles
+// of q are elements 0..15 (byte i of word j is element 4j + i), the high
+// ones 16..31.
+float nibbles_dot(uvec4 q, uint xb) {
+        uint a = xb & 3u;
+        vec4 xc = x4[xb >> 2];
         float s = 0.0;
-        for (uint i = 0; i < 4u; i++)
-                s += kvalue((q >> (8u * i)) & 15u) * x[xl + i] + kvalue((q >> (8u * i + 4u)) & 15u) * x[xl + 16u + i];
+        for (uint l = 0; l < 8u; l++) {
+                vec4 xn = x4[x_next(xb, l)];
+                vec4 xv = x_shift(xc, xn, a);
+                xc = xn;
+                uint v = q[l & 3u] >> (4u * (l / 4u));
+                s += kvalue(v & 15u) * xv.x + kvalue((v >> 8) & 15u) * xv.y + kvalue((v >> 16) & 15u) * xv.z +
+                     kvalue((v >> 24) & 15u) * xv.w;
+        }
         return s;
 }
 #endif
@@ -100,8 +127,7 @@ float block_dot(uint b, uint k0) {
         float d = odd ? unpackHalf2x16(v0).y : unpackHalf2x16(v0).x;
         uvec4 q = odd ? uvec4(v1, v2, v3, v4)
                       : uvec4((v0 >> 16) | (v1 << 16), (v1 >> 16) | (v2 << 16), (v2 >> 16) | (v3 << 16), (v3 >> 16) | (v4 << 16));
-        uint xb = x0 + k0;
-        return d * (nibbles_dot(q.x, xb) + nibbles_dot(q.y, xb + 4u) + nibbles_dot(q.z, xb + 8u) + nibbles_dot(q.w, xb + 12u));
+        return d * nibbles_dot(q, x0 + k0);
 }
 #elif defined(WTYPE_IQ4_XS)
 // Word aligned: the header word holds d and scales_h, the next scales_l.
@@ -109,9 +135,8 @@ float sub_dot(uint b, uint sb, uint k0) {
         uint i = b >> 2;
         uint h = w[i];
         uint ls = ((w[i + 1u] >> (4u * sb)) & 15u) | (((h >> (16u + 2u * sb)) & 3u) << 4);
-        uint qs = i + 2u + 4u * sb, xb = x0 + k0 + 32u * sb;
-        float s = nibbles_dot(w[qs], xb) + nibbles_dot(w[qs + 1u], xb + 4u) + nibbles_dot(w[qs + 2u], xb + 8u) +
-                  nibbles_dot(w[qs + 3u], xb + 12u);
+        uint qs = i + 2u + 4u * sb;
+        float s = nibbles_dot(uvec4(w[qs], w[qs + 1u], w[qs + 2u], w[qs + 3u]), x0 + k0 + 32u * sb);
         return unpackHalf2x16(h).x * float(int(ls) - 32) * s;
 }
 #else // IQ3_XXS, IQ3_S
@@ -145,48 +170,56 @@ uint funnel(uint lo, uint hi, bool odd) {
         return odd ? (lo >> 16) | (hi << 16) : lo;
 }
 
-// Grid word g (4 magnitudes, 1..127) times x[xb..xb+3], the signs (bits 0..3
-// of s4) applied to the bytes first: m1 spreads bit e to bit 8e, and
-// (g ^ 0xff) + 1 negates a byte without carrying out of it.
-float grid_dot(uint g, uint s4, uint xb) {
+// Grid word g (4 magnitudes, 1..127) times xv, the signs (bits 0..3 of s4)
+// applied to the bytes first: m1 spreads bit e to bit 8e, and (g ^ 0xff) + 1
+// negates a byte without carrying out of it.
+float grid_dot(uint g, uint s4, vec4 xv) {
         uint m1 = (s4 * 0x204081u) & 0x01010101u;
         int v = int((g ^ (m1 * 0xffu)) + m1);
-        return float((v << 24) >> 24) * x[xb] + float((v << 16) >> 24) * x[xb + 1u] + float((v << 8) >> 24) * x[xb + 2u] +
-               float(v >> 24) * x[xb + 3u];
+        return float((v << 24) >> 24) * xv.x + float((v << 16) >> 24) * xv.y + float((v << 8) >> 24) * xv.z +
+               float(v >> 24) * xv.w;
 }
 
 // The qs bytes, signs and scales of a sub-block share one alignment: the
 // words are read once, each value funnelled from two when it straddles.
 #if defined(WTYPE_IQ3_XXS)
 float sub_dot(uint b, uint sb, uint k0) {
-        uint p = b + 2u + 8u * sb, a = b + 66u + 4u * sb;
+        uint p = b + 2u + 8u * sb, a4 = b + 66u + 4u * sb;
         bool odd = (p & 2u) != 0u;
         uint v0 = w[p >> 2], v1 = w[(p >> 2) + 1u], v2 = w[(p + 6u) >> 2];
         uint q0 = funnel(v0, v1, odd), q1 = funnel(v1, v2, odd);
-        uint aux = funnel(w[a >> 2], w[(a + 2u) >> 2], odd);
-        uint xb = x0 + k0 + 32u * sb;
+        uint aux = funnel(w[a4 >> 2], w[(a4 + 2u) >> 2], odd);
+        uint xb = x0 + k0 + 32u * sb, a = xb & 3u;
+        vec4 xc = x4[xb >> 2];
         float s = 0.0;
         for (uint l = 0; l < 4u; l++) {
                 uint q = l < 2u ? q0 : q1, sh = 16u * (l & 1u);
                 uint sg = ksigns((aux >> (7u * l)) & 127u);
-                s += grid_dot(GRID((q >> sh) & 0xffu), sg & 15u, xb + 8u * l) +
-                     grid_dot(GRID((q >> (sh + 8u)) & 0xffu), sg >> 4, xb + 8u * l + 4u);
+                vec4 xn = x4[x_next(xb, 2u * l)];
+                vec4 xv0 = x_shift(xc, xn, a);
+                xc = x4[x_next(xb, 2u * l + 1u)];
+                vec4 xv1 = x_shift(xn, xc, a);
+                s += grid_dot(GRID((q >> sh) & 0xffu), sg & 15u, xv0) + grid_dot(GRID((q >> (sh + 8u)) & 0xffu), sg >> 4, xv1);
         }
         return w_f16(b) * (0.5 + float(aux >> 28)) * 0.5 * s;
 }
 #else
 float sub_dot(uint b, uint sb, uint k0) {
-        uint p = b + 2u + 8u * sb, a = b + 74u + 4u * sb;
+        uint p = b + 2u + 8u * sb, a4 = b + 74u + 4u * sb;
         bool odd = (p & 2u) != 0u;
         uint v0 = w[p >> 2], v1 = w[(p >> 2) + 1u], v2 = w[(p + 6u) >> 2];
         uint q0 = funnel(v0, v1, odd), q1 = funnel(v1, v2, odd);
-        uint sg = funnel(w[a >> 2], w[(a + 2u) >> 2], odd);
+        uint sg = funnel(w[a4 >> 2], w[(a4 + 2u) >> 2], odd);
         uint qh = w_u8(b + 66u + sb);
-        uint xb = x0 + k0 + 32u * sb;
+        uint xb = x0 + k0 + 32u * sb, a = xb & 3u;
+        vec4 xc = x4[xb >> 2];
         float s = 0.0;
         for (uint g = 0; g < 8u; g++) {
                 uint idx = (((g < 4u ? q0 : q1) >> (8u * (g & 3u))) & 0xffu) | ((qh << (8u - g)) & 0x100u);
-                s += grid_dot(GRID(idx), (sg >> (4u * g)) & 15u, xb + 4u * g);
+                vec4 xn = x4[x_next(xb, g)];
+                vec4 xv = x_shift(xc, xn, a);
+                xc = xn;
+                s += grid_dot(GRID(idx), (sg >> (4u * g)) & 15u, xv);
         }
         uint sc = (w_u8(b + 106u + sb / 2u) >> (4u * (sb & 1u))) & 15u;
         return w_f16(b) * float(1u + 2u * sc) * s;
