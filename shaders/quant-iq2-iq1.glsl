@@ -26,9 +26,6 @@
 // 66, 74, 82, 50 and 56 bytes are only 16-bit aligned: words are read as
 // halfword pairs, without branching on the alignment.
 #if defined(WTYPE_IQ2_XXS) || defined(WTYPE_IQ2_XS) || defined(WTYPE_IQ2_S) || defined(WTYPE_IQ1_S) || defined(WTYPE_IQ1_M)
-#include "table.h"
-#undef TABLE_BEGIN
-#define TABLE_BEGIN(name, n) uint name[n] = uint[](
 #if defined(WTYPE_IQ1_S) || defined(WTYPE_IQ1_M)
 #include "iq1-grids.h"
 #else
@@ -50,18 +47,66 @@ uvec2 iq_u64(uint b) {
 }
 
 #if defined(WTYPE_IQ2_XXS)
-#define IQ2_GRID iq2xxs_grid
+#define GRID iq2xxs_grid
+#define GRID_WORDS 128
 #elif defined(WTYPE_IQ2_XS)
-#define IQ2_GRID iq2xs_grid
+#define GRID iq2xs_grid
+#define GRID_WORDS 256
 #elif defined(WTYPE_IQ2_S)
-#define IQ2_GRID iq2s_grid
+#define GRID iq2s_grid
+#define GRID_WORDS 512
 #else
-#define IQ2_GRID iq1s_grid
+#define GRID iq1s_grid
+#define GRID_WORDS 1024
 #endif
+
+// The grid in private arrays of 128 words, each written once per invocation
+// by its initializer (at the start of main). On lavapipe, indexing the const
+// array itself would copy all of it at each lookup (glslang), and LLVM's
+// compile time grows with the square of the stores into one array (minutes
+// for one array of 1024 words, seconds for 8 of 128; loading from all 8 and
+// selecting costs less at run time than the 1024 would at compile time).
+#define GRID_4(i) GRID[i], GRID[i + 1], GRID[i + 2], GRID[i + 3]
+#define GRID_16(i) GRID_4(i), GRID_4(i + 4), GRID_4(i + 8), GRID_4(i + 12)
+#define GRID_64(i) GRID_16(i), GRID_16(i + 16), GRID_16(i + 32), GRID_16(i + 48)
+#define GRID_CHUNK(a, i) uint a[128] = uint[](GRID_64(i), GRID_64(i + 64));
+GRID_CHUNK(grid0, 0)
+#if GRID_WORDS > 128
+GRID_CHUNK(grid1, 128)
+#endif
+#if GRID_WORDS > 256
+GRID_CHUNK(grid2, 256)
+GRID_CHUNK(grid3, 384)
+#endif
+#if GRID_WORDS > 512
+GRID_CHUNK(grid4, 512)
+GRID_CHUNK(grid5, 640)
+GRID_CHUNK(grid6, 768)
+GRID_CHUNK(grid7, 896)
+#endif
+
+// Word w of the grid: a load from each array, the right one selected.
+uint grid_word(uint w) {
+        uint j = w & 127u, c = w >> 7, v = grid0[j];
+#if GRID_WORDS > 128
+        v = c == 1u ? grid1[j] : v;
+#endif
+#if GRID_WORDS > 256
+        v = c == 2u ? grid2[j] : v;
+        v = c == 3u ? grid3[j] : v;
+#endif
+#if GRID_WORDS > 512
+        v = c == 4u ? grid4[j] : v;
+        v = c == 5u ? grid5[j] : v;
+        v = c == 6u ? grid6[j] : v;
+        v = c == 7u ? grid7[j] : v;
+#endif
+        return v;
+}
 
 // Grid entry i: 8 two-bit codes, element j at bits 2j.
 uint grid_entry(uint i) {
-        return (IQ2_GRID[i >> 1] >> ((i & 1u) << 4)) & 0xffffu;
+        return (grid_word(i >> 1) >> ((i & 1u) << 4)) & 0xffffu;
 }
 
 #if defined(WTYPE_IQ2_XXS) || defined(WTYPE_IQ2_XS)
