@@ -105,8 +105,11 @@ struct http_exchange {
 /* ---- responses ---- */
 
 static enum MHD_Result respond(struct http_exchange *x, unsigned status, const char *content_type, char *body) {
-        if (!body)
+        if (!body) { /* the answer could not be built: not a 200 */
+                status = 500;
+                content_type = "application/json";
                 body = strdup("{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+        }
         struct MHD_Response *resp = MHD_create_response_from_buffer(body ? strlen(body) : 0, body, MHD_RESPMEM_MUST_FREE);
         if (!resp)
                 return MHD_NO;
@@ -325,8 +328,10 @@ static enum MHD_Result start_generation(struct http_exchange *x) {
                 return respond_error(x, (unsigned) status, verr.message[0] ? verr.message : strerror(-r),
                                      r == -ENOENT ? "model" : r == -E2BIG ? context_param(&x->api, verr.message) : NULL);
         }
+        /* The request's own copy: a reload may unload the default model
+         * (and free its name) while this answer is still being written. */
         if (!x->api.model_name)
-                x->api.model_name = vkinfer_engine_model(x->m->engine, 0)->name;
+                x->api.model_name = vkinfer_request_model(x->req);
         log_info("%s queued (%s, %s)", x->id, x->api.model_name, x->api.stream ? "stream" : "whole");
         if (x->api.stream) {
                 struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, x, NULL);

@@ -55,6 +55,9 @@ int vkinfer_engine_add_model(struct vkinfer_engine *e, const char *name, const c
  * already running on it have finished (a reload uses this). -ENOENT. */
 int vkinfer_engine_remove_model(struct vkinfer_engine *e, const char *name);
 size_t vkinfer_engine_model_count(const struct vkinfer_engine *e);
+/* The i-th model that takes requests, NULL past the last. Its strings stay
+ * valid until it is removed: a request must not keep them (see
+ * vkinfer_request_model). */
 const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engine *e, size_t i);
 /* Vulkan validation messages seen by the engine's devices (only counted
  * with VKINFER_VALIDATION=1); tests fail on any. */
@@ -154,6 +157,9 @@ struct vkinfer_output {
  * logprobs with free(). */
 void vkinfer_request_take(struct vkinfer_request *r, struct vkinfer_output *ret);
 void vkinfer_request_cancel(struct vkinfer_request *r);
+/* The name of the model serving r (the default one when it named none):
+ * r's own copy, valid until vkinfer_request_free, whatever a reload does. */
+const char *vkinfer_request_model(const struct vkinfer_request *r);
 /* Cancels if still running and releases the caller's reference. NULL ok. */
 void vkinfer_request_free(struct vkinfer_request *r);
 

@@ -35,8 +35,9 @@ struct engine_model {
 
 struct vkinfer_request {
         struct vkinfer_engine *e;
-        struct engine_model *m;
+        struct engine_model *m; /* referenced while in_scheduler only */
         /* fixed at submission */
+        char *model_name; /* a copy: m may be unloaded while the client still reads r */
         int32_t *prompt;
         uint32_t n_prompt;
         uint32_t max_new; /* tokens to generate at most */

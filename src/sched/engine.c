@@ -255,15 +255,23 @@ static struct engine_model *active_model(const struct vkinfer_engine *e, size_t 
         return NULL;
 }
 
+/* Both under the lock: the scheduler thread unloads retired models, which
+ * clears their slots while these walk them. */
 size_t vkinfer_engine_model_count(const struct vkinfer_engine *e) {
+        struct vkinfer_engine *me = (struct vkinfer_engine *) e;
         size_t n = 0;
+        pthread_mutex_lock(&me->lock);
         for (size_t k = 0; k < ENGINE_MAX_MODELS; k++)
                 n += model_active(&e->models[k]);
+        pthread_mutex_unlock(&me->lock);
         return n;
 }
 
 const struct vkinfer_model_info *vkinfer_engine_model(const struct vkinfer_engine *e, size_t i) {
+        struct vkinfer_engine *me = (struct vkinfer_engine *) e;
+        pthread_mutex_lock(&me->lock);
         struct engine_model *m = active_model(e, i);
+        pthread_mutex_unlock(&me->lock);
         return m ? &m->info : NULL;
 }
 
@@ -367,6 +375,7 @@ static bool ends_with(const char *s, const char *suffix) {
 void request_destroy(struct vkinfer_request *r) {
         if (!r)
                 return;
+        free(r->model_name);
         free(r->prompt);
         sampler_finish(&r->sampler);
         tokenizer_decoder_free(r->decoder);
@@ -443,6 +452,12 @@ static int submit_to(struct vkinfer_engine *e, struct engine_model *m, const str
         }
         rq->e = e;
         rq->m = m;
+        rq->model_name = strdup(m->name);
+        if (!rq->model_name) {
+                free(text);
+                request_destroy(rq);
+                return fail(err, -ENOMEM, "out of memory");
+        }
         int32_t *ids = NULL;
         size_t n_ids = 0;
         struct vkinfer_err verr = {{0}};
@@ -557,6 +572,10 @@ void vkinfer_request_cancel(struct vkinfer_request *r) {
         r->cancel = true;
         pthread_cond_signal(&r->e->wake);
         pthread_mutex_unlock(&r->e->lock);
+}
+
+const char *vkinfer_request_model(const struct vkinfer_request *r) {
+        return r->model_name;
 }
 
 void vkinfer_request_free(struct vkinfer_request *r) {

@@ -96,10 +96,82 @@ def main():
         if harness.failures:
             print(open(os.path.join(tmp, "log")).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
+    default_renamed(vkinferd, model)
     models_dir(vkinferd, model)
     no_model(vkinferd, model)
     print("reload: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)
     return 1 if harness.failures else 0
+
+
+def default_renamed(vkinferd, model):
+    """Requests that name no model run on the default one; a reload that
+    renames it (so the old one is unloaded after them) must not pull its name
+    from under them: each answer, streamed or not, ends well and names the
+    model that served it (the daemon once kept a pointer to the engine's copy
+    of the name, freed with the model: false 500s, streams without their
+    finish chunk, an ASan abort)."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-renamed-")
+    sock, conf = os.path.join(tmp, "s.sock"), os.path.join(tmp, "vkinferd.conf")
+    open(conf, "w").write("[server]\ndbus = no\n[model alpha]\npath = %s\n" % model)
+    p = harness.start_daemon([vkinferd, "--config", conf, "--socket", sock], sock, os.path.join(tmp, "log"))
+    try:
+        for rnd, (old, new) in enumerate((("alpha", "beta"), ("beta", "gamma"), ("gamma", "delta"))):
+            results = {}
+
+            def whole(k):
+                try:
+                    st, body = vc.request(sock, "POST", "/v1/completions",
+                                          body={"prompt": "the", "max_tokens": 40 + 10 * k, "ignore_eos": True,
+                                                "seed": k})
+                    results["whole%d" % k] = (st, body.get("model") if isinstance(body, dict) else body,
+                                              (body.get("choices") or [{}])[0].get("finish_reason") if st == 200 else body)
+                except (OSError, ValueError) as e:  # http.client's errors are OSErrors or ValueErrors
+                    results["whole%d" % k] = repr(e)
+
+            def streamed(k):
+                names, finish, done = set(), None, False
+                try:
+                    for ev in vc.stream(sock, "/v1/chat/completions",
+                                        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 40 + 10 * k,
+                                         "ignore_eos": True, "seed": k}):
+                        if ev == "[DONE]":
+                            done = True
+                            break
+                        names.add(ev.get("model"))
+                        for ch in ev.get("choices", []):
+                            finish = ch.get("finish_reason") or finish
+                except (RuntimeError, OSError, ValueError) as e:
+                    names.add(repr(e))
+                results["stream%d" % k] = (names, finish, done)
+
+            threads = [threading.Thread(target=whole, args=(k,)) for k in range(4)]
+            threads += [threading.Thread(target=streamed, args=(k,)) for k in range(3)]
+            for t in threads:
+                t.start()
+            # Once they run, rename the default model under them.
+            for _ in range(200):
+                st, body = vc.request(sock, "GET", "/health")
+                if body.get("running", 0) + body.get("queued", 0) >= len(threads):
+                    break
+                time.sleep(0.02)
+            open(conf, "w").write("[server]\ndbus = no\n[model %s]\npath = %s\n" % (new, model))
+            p.send_signal(signal.SIGHUP)
+            for t in threads:
+                t.join(120)
+            for k in range(4):
+                check(results.get("whole%d" % k) == (200, old, "length"),
+                      "round %d: a whole answer across the rename: %s" % (rnd, results.get("whole%d" % k)))
+            for k in range(3):
+                check(results.get("stream%d" % k) == ({old}, "length", True),
+                      "round %d: a stream across the rename: %s" % (rnd, results.get("stream%d" % k)))
+            check(models(sock) == [new], "round %d: after the rename: %s" % (rnd, models(sock)))
+        check(p.poll() is None, "the daemon died across the renames")
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def models_dir(vkinferd, model):
