@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -16,6 +17,9 @@
 #define LINE_MAX_BYTES 8192
 /* Retry accepting this long after running out of file descriptors. */
 #define RETRY_USEC 250000
+/* Descriptors kept for other uses than connections: at most this many, at
+ * least half the limit (a GPU driver opens a few per device and fence). */
+#define FD_RESERVE 128
 
 struct pending {
         struct acceptor *a;
@@ -31,6 +35,7 @@ struct acceptor {
         int listen_fd;
         uint32_t timeout_sec;
         sd_event_source *io, *retry;
+        struct acceptor_budget *budget;
         acceptor_handoff_fn handoff;
         void *userdata;
         struct pending *pending;
@@ -46,9 +51,56 @@ static void pending_free(struct pending *p, bool close_fd) {
                 p->next->prev = p->prev;
         sd_event_source_disable_unref(p->io);
         sd_event_source_disable_unref(p->timer);
-        if (close_fd && p->fd >= 0)
+        if (close_fd && p->fd >= 0) {
                 close(p->fd);
+                a->budget->open--;
+        }
         free(p);
+}
+
+unsigned acceptor_connection_cap(unsigned max) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return max;
+        rlim_t want = (rlim_t) max + FD_RESERVE;
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+                struct rlimit up = {rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max,
+                                    rl.rlim_max};
+                if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+                        rl.rlim_cur = up.rlim_cur;
+        }
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+                return max;
+        rlim_t reserve = rl.rlim_cur / 2 < FD_RESERVE ? rl.rlim_cur / 2 : FD_RESERVE;
+        unsigned cap = (unsigned) (rl.rlim_cur - reserve);
+        cap = cap ? cap : 1;
+        log_warning("max-connections lowered from %u to %u: the file descriptor limit is %llu (LimitNOFILE=)", max,
+                    cap, (unsigned long long) rl.rlim_cur);
+        return cap;
+}
+
+static const char *reason_phrase(unsigned status) {
+        switch (status) {
+        case 408: return "Request Timeout";
+        case 414: return "URI Too Long";
+        case 503: return "Service Unavailable";
+        default: return "Bad Request";
+        }
+}
+
+/* Writes a whole error answer (the OpenAI error body) on a fresh socket,
+ * without blocking: it fits in the socket buffer. */
+static void send_error(int fd, unsigned status, const char *msg) {
+        char *body = api_error_json((int) status, msg, NULL);
+        char head[256];
+        int n = snprintf(head, sizeof(head),
+                         "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n",
+                         status, reason_phrase(status), body ? strlen(body) : 0);
+        if (send(fd, head, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) == n && body)
+                (void) send(fd, body, strlen(body), MSG_NOSIGNAL | MSG_DONTWAIT);
+        free(body);
+        shutdown(fd, SHUT_WR);
 }
 
 static bool is_tchar(char c) {
@@ -77,19 +129,10 @@ bool acceptor_request_line_ok(const char *line, size_t len) {
  * the connection and lose the answer. */
 static void refuse(struct pending *p, unsigned status, const char *msg) {
         log_info("-> %u %s", status, msg);
-        char *body = api_error_json((int) status, msg, NULL);
-        char head[256];
-        int n = snprintf(head, sizeof(head),
-                         "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                         "Connection: close\r\n\r\n",
-                         status, status == 414 ? "URI Too Long" : "Bad Request", body ? strlen(body) : 0);
         char sink[4096];
         for (int k = 0; k < 64 && recv(p->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; k++)
                 ;
-        if (send(p->fd, head, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) == n && body)
-                (void) send(p->fd, body, strlen(body), MSG_NOSIGNAL | MSG_DONTWAIT);
-        free(body);
-        shutdown(p->fd, SHUT_WR);
+        send_error(p->fd, status, msg);
         pending_free(p, true);
 }
 
@@ -150,6 +193,7 @@ static void add_pending(struct acceptor *a, int fd, const struct sockaddr_storag
                 close(fd);
                 return;
         }
+        a->budget->open++;
         *p = (struct pending){.a = a, .fd = fd, .sa = *sa, .sa_len = sa_len, .next = a->pending};
         if (a->pending)
                 a->pending->prev = p;
@@ -166,10 +210,21 @@ static void add_pending(struct acceptor *a, int fd, const struct sockaddr_storag
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct acceptor *a = userdata;
+        unsigned refused = 0;
         for (int k = 0; k < 64; k++) {
                 struct sockaddr_storage sa;
                 socklen_t len = sizeof(sa);
                 int cfd = accept4(fd, (struct sockaddr *) &sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd >= 0 && a->budget->open >= a->budget->max) {
+                        /* Refused at once: a descriptor spent only for the answer. */
+                        char msg[96];
+                        snprintf(msg, sizeof(msg), "too many connections (max-connections = %u); retry later",
+                                 a->budget->max);
+                        send_error(cfd, 503, msg);
+                        close(cfd);
+                        refused++;
+                        continue;
+                }
                 if (cfd >= 0) {
                         add_pending(a, cfd, &sa, len);
                         continue;
@@ -185,18 +240,21 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
                 break; /* EAGAIN, or a connection that failed before we took it */
         }
+        if (refused) /* one line per burst, not one per connection */
+                log_warning("-> 503 to %u connection(s): %u open, max-connections = %u", refused, a->budget->open,
+                            a->budget->max);
         return 0;
 }
 
-int acceptor_new(sd_event *event, int listen_fd, uint32_t timeout_sec, acceptor_handoff_fn handoff, void *userdata,
-                 struct acceptor **ret) {
+int acceptor_new(sd_event *event, int listen_fd, uint32_t timeout_sec, struct acceptor_budget *budget,
+                 acceptor_handoff_fn handoff, void *userdata, struct acceptor **ret) {
         struct acceptor *a = calloc(1, sizeof(*a));
         if (!a) {
                 close(listen_fd);
                 return -ENOMEM;
         }
         *a = (struct acceptor){.event = event, .listen_fd = listen_fd, .timeout_sec = timeout_sec,
-                               .handoff = handoff, .userdata = userdata};
+                               .budget = budget, .handoff = handoff, .userdata = userdata};
         /* A socket passed by systemd may be blocking. */
         int fl = fcntl(listen_fd, F_GETFL);
         int r = fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;

@@ -2,8 +2,10 @@
  * connection whose request line it cannot parse without a word, so each new
  * connection waits here until its first line has arrived (peeked, not
  * read): a well-formed one is handed over untouched, anything else gets a
- * 400 with the OpenAI error body. Accepting also pauses, instead of
- * spinning, while the process is out of file descriptors. */
+ * 400 with the OpenAI error body. The connections of every listener share
+ * one budget, kept below the file descriptor limit: past it a connection is
+ * answered 503 and closed at once, so the daemon never runs out of
+ * descriptors (accepting also pauses, instead of spinning, if it does). */
 #pragma once
 
 #include <stdbool.h>
@@ -14,13 +16,24 @@
 
 struct acceptor;
 
+/* Connections open (screened here or handed over) and the most allowed;
+ * shared by the listeners. The HTTP side counts the ones handed to it. */
+struct acceptor_budget {
+        unsigned open, max;
+};
+
+/* max lowered to leave descriptors for everything else (model files, the
+ * device, D-Bus) below RLIMIT_NOFILE, whose soft limit is raised towards
+ * the hard one first where max needs it. */
+unsigned acceptor_connection_cap(unsigned max);
+
 /* Takes fd (a connected, non-blocking socket). */
 typedef void (*acceptor_handoff_fn)(void *userdata, int fd, const struct sockaddr *sa, socklen_t len);
 
 /* Accepts on listen_fd (which it owns from then on); a connection whose
  * request line does not come within timeout_sec is closed. */
-int acceptor_new(sd_event *event, int listen_fd, uint32_t timeout_sec, acceptor_handoff_fn handoff, void *userdata,
-                 struct acceptor **ret);
+int acceptor_new(sd_event *event, int listen_fd, uint32_t timeout_sec, struct acceptor_budget *budget,
+                 acceptor_handoff_fn handoff, void *userdata, struct acceptor **ret);
 /* Stops accepting and closes the listening socket; connections already
  * accepted are still screened and handed over. */
 void acceptor_quiesce(struct acceptor *a);

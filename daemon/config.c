@@ -27,6 +27,8 @@ const char config_help[] =
         "  tcp = ADDR:PORT        also listen on TCP, loopback addresses only (default off)\n"
         "  max-body = BYTES       largest request body accepted (default 1048576)\n"
         "  request-timeout = SEC  idle connection timeout (default 60)\n"
+        "  max-connections = N    connections open at once, past which they get 503\n"
+        "                         (default 1024; lowered to fit the file descriptor limit)\n"
         "  dbus = yes|no          offer org.vkinfer.Inference1 on the system bus (session bus\n"
         "                         with --user); default yes\n"
         "  models-dir = PATH      also serve every *.gguf file in PATH, named after the file\n"
@@ -51,6 +53,7 @@ void config_init(struct config *c) {
         c->socket_mode = 0660;
         c->max_body_bytes = 1 << 20;
         c->request_timeout_sec = 60;
+        c->max_connections = 1024;
         c->dbus = true;
         c->queue_size = 64;
         c->max_sequences = 16;
@@ -202,6 +205,8 @@ int config_set(struct config *c, const char *section, const char *key, const cha
                         return set_string(&c->models_dir, value);
                 if (strcmp(key, "request-timeout") == 0)
                         r = parse_u32(value, 1, 86400, &c->request_timeout_sec);
+                else if (strcmp(key, "max-connections") == 0)
+                        r = parse_u32(value, 1, CONFIG_MAX_CONNECTIONS, &c->max_connections);
                 else
                         goto unknown;
         } else if (strcmp(section, "scheduler") == 0) {

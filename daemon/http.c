@@ -133,7 +133,9 @@ static enum MHD_Result respond_error(struct http_exchange *x, unsigned status, c
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
+        struct http_server *s = cls;
         if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                s->m->connections.open++;
                 struct peer *p = calloc(1, sizeof(*p));
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 socklen_t len = sizeof(p ? p->cred : (struct ucred){0});
@@ -144,6 +146,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 }
                 *socket_context = p;
         } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                s->m->connections.open--;
                 struct peer *p = *socket_context;
                 if (p)
                         free(p->groups);
@@ -590,6 +593,8 @@ void http_server_cancel_all(struct manager *m) {
 
 static void on_handoff(void *userdata, int fd, const struct sockaddr *sa, socklen_t len) {
         struct http_server *s = userdata;
+        /* The connection counts as MHD's from its STARTED notification on. */
+        s->m->connections.open--;
         /* MHD closes fd when it cannot take it. */
         if (MHD_add_connection(s->mhd, fd, sa, len) != MHD_YES)
                 log_warning("cannot take a connection: %s", strerror(errno));
@@ -611,13 +616,16 @@ int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
                                   on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned) m->config.request_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                  (size_t) 128 * 1024, MHD_OPTION_END);
+                                  (size_t) 128 * 1024, MHD_OPTION_CONNECTION_LIMIT,
+                                  (unsigned) CONFIG_MAX_CONNECTIONS, /* ours is m->connections */
+                                  MHD_OPTION_END);
         if (!s->mhd) {
                 close(listen_fd);
                 free(s);
                 return -EIO;
         }
-        int r = acceptor_new(m->event, listen_fd, m->config.request_timeout_sec, on_handoff, s, &s->acceptor);
+        int r = acceptor_new(m->event, listen_fd, m->config.request_timeout_sec, &m->connections, on_handoff, s,
+                             &s->acceptor);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (r >= 0)
                 r = info ? sd_event_add_io(m->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s) : -EIO;

@@ -143,6 +143,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         m->config.socket_path = NULL;
         config_free(&m->config);
         m->config = next;
+        m->connections.max = acceptor_connection_cap(m->config.max_connections);
         log_info("reload: done, %zu model(s) served (%zu loaded, %zu failed)", vkinfer_engine_model_count(m->engine),
                  loaded, failed);
         sd_notifyf(0, "READY=1\nSTATUS=Serving %zu model(s) on %s", vkinfer_engine_model_count(m->engine),
@@ -257,6 +258,7 @@ int manager_startup(struct manager *m) {
                         return r;
                 }
         }
+        m->connections.max = acceptor_connection_cap(c->max_connections);
         int fd;
         r = listen_unix(c, &fd, &m->socket_activated, buf, sizeof(buf));
         if (r < 0) {

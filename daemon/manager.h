@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
+#include "accept.h"
 #include "config.h"
 #include "vkinfer/engine.h"
 
@@ -22,6 +23,7 @@ struct manager {
         struct http_server *unix_server;
         struct http_server *tcp_server;
         bool socket_activated;
+        struct acceptor_budget connections; /* of every listener */
         int notify_fd; /* eventfd: the scheduler thread wakes the loop through it */
         sd_event_source *notify_source;
         sd_event_source *drain_timer;

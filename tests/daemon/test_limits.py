@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""What keeps one client (or a crowd) from taking the daemon down: the
+connection cap below the file descriptor limit (past it a clean 503, and
+the daemon answers again once they close).
+
+usage: test_limits.py VKINFERD MODEL.gguf"""
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vkinfer_client as vc  # noqa: E402
+from harness import check  # noqa: E402
+import harness  # noqa: E402
+
+
+def start(vkinferd, model, tmp, conf_text="", nofile=None):
+    sock, conf = os.path.join(tmp, "s.sock"), os.path.join(tmp, "vkinferd.conf")
+    open(conf, "w").write("[server]\ndbus = no\n" + conf_text)
+
+    def lower_limit():
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    log = open(os.path.join(tmp, "log"), "a")
+    p = subprocess.Popen([vkinferd, "--config", conf, "--socket", sock, "--model", model], stdout=log, stderr=log,
+                         preexec_fn=lower_limit)
+    check(harness.wait_for_socket(p, sock), "vkinferd did not start")
+    return p, sock
+
+
+def open_fds(p):
+    return len(os.listdir("/proc/%d/fd" % p.pid))
+
+
+def connect(sock, timeout=5):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(sock)
+    return s
+
+
+def status_line_and_body(s):
+    """Reads one answer (Connection: close or Content-Length)."""
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        n = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        while len(body) < n:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+        return head.split(b"\r\n")[0].decode(), body
+    except OSError as e:
+        return repr(e), b""
+
+
+def fd_limit(vkinferd, model):
+    """Under RLIMIT_NOFILE = 96, 150 clients at once: the daemon caps its
+    connections below the limit and answers the rest 503 at once (it used
+    to run out of descriptors: the excess waited unanswered), and serves
+    again, with its descriptors back to where they were, once they close."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-fds-")
+    p, sock = start(vkinferd, model, tmp, nofile=96)
+    try:
+        base = open_fds(p)
+        clients = []
+        for _ in range(150):
+            try:
+                clients.append(connect(sock))
+            except OSError as e:
+                check(False, "connect: %r" % e)
+                break
+        for s in clients:
+            try:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            except OSError:
+                pass  # a refused one may be closed already: its 503 is still there to read
+        got = {}
+        refusal = None
+        deadline = time.monotonic() + 10  # for all of them: the old daemon left the excess unanswered
+        for s in clients:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            line, body = status_line_and_body(s)
+            got[line] = got.get(line, 0) + 1
+            if " 503 " in line and refusal is None:
+                refusal = body
+        ok, busy = got.get("HTTP/1.1 200 OK", 0), got.get("HTTP/1.1 503 Service Unavailable", 0)
+        check(ok + busy == len(clients) and ok >= 16 and busy >= 1, "answers under the limit: %s" % got)
+        try:
+            err = json.loads(refusal)["error"]
+            check("max-connections" in err["message"] and err["type"], "the 503's body: %s" % err)
+        except (TypeError, ValueError, KeyError):
+            check(False, "the 503's body: %r" % refusal)
+        for s in clients:
+            s.close()
+        for _ in range(100):
+            if open_fds(p) <= base:
+                break
+            time.sleep(0.05)
+        check(open_fds(p) <= base, "descriptors after: %d, before: %d" % (open_fds(p), base))
+        st, body = vc.request(sock, "GET", "/health", timeout=10)
+        check(st == 200, "/health after the crowd left: %s %s" % (st, body))
+        st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "x", "max_tokens": 2}, timeout=30)
+        check(st == 200, "a completion after the crowd left: %s %s" % (st, body))
+        log = open(os.path.join(tmp, "log")).read()
+        check("Too many open files" not in log, "the daemon ran out of descriptors")
+        check("max-connections lowered" in log, "no word of the lowered cap in the log")
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def max_connections(vkinferd, model):
+    """max-connections = 3: a fourth client gets 503 at once, even while the
+    first three send nothing; one leaving makes room."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-maxconn-")
+    p, sock = start(vkinferd, model, tmp, "max-connections = 3\n")
+    try:
+        time.sleep(0.2)  # wait_for_socket's own connection is gone
+        idle = [connect(sock) for _ in range(3)]
+        s = connect(sock)
+        t0 = time.monotonic()
+        line, body = status_line_and_body(s)
+        s.close()
+        check(" 503 " in line and b"max-connections = 3" in body and time.monotonic() - t0 < 3,
+              "the fourth connection: %s %r" % (line, body))
+        idle.pop().close()
+        time.sleep(0.2)
+        st, body = vc.request(sock, "GET", "/health", timeout=10)
+        check(st == 200, "with room again: %s %s" % (st, body))
+        for s in idle:
+            s.close()
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    vkinferd, model = sys.argv[1], sys.argv[2]
+    fd_limit(vkinferd, model)
+    max_connections(vkinferd, model)
+    return harness.finish("limits")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
