@@ -26,6 +26,7 @@ struct pending {
         int fd;
         struct sockaddr_storage sa;
         socklen_t sa_len;
+        uint64_t accepted_usec;
         sd_event_source *io, *timer;
         struct pending *prev, *next;
 };
@@ -169,14 +170,15 @@ static int on_pending_io(sd_event_source *s, int fd, uint32_t revents, void *use
         p->fd = -1;
         struct sockaddr_storage sa = p->sa;
         socklen_t sa_len = p->sa_len;
+        uint64_t accepted = p->accepted_usec;
         struct acceptor *a = p->a;
         pending_free(p, false);
-        a->handoff(a->userdata, cfd, (struct sockaddr *) &sa, sa_len);
+        a->handoff(a->userdata, cfd, (struct sockaddr *) &sa, sa_len, accepted);
         return 0;
 }
 
 static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        pending_free(userdata, true);
+        refuse(userdata, 408, "the request did not arrive in time (request-timeout, request-deadline)");
         return 0;
 }
 
@@ -200,6 +202,7 @@ static void add_pending(struct acceptor *a, int fd, const struct sockaddr_storag
         a->pending = p;
         uint64_t now;
         sd_event_now(a->event, CLOCK_MONOTONIC, &now);
+        p->accepted_usec = now;
         /* Edge-triggered: the data is only peeked, so level-triggered would
          * fire again at once. */
         if (sd_event_add_io(a->event, &p->io, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, on_pending_io, p) < 0 ||

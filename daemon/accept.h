@@ -27,11 +27,13 @@ struct acceptor_budget {
  * the hard one first where max needs it. */
 unsigned acceptor_connection_cap(unsigned max);
 
-/* Takes fd (a connected, non-blocking socket). */
-typedef void (*acceptor_handoff_fn)(void *userdata, int fd, const struct sockaddr *sa, socklen_t len);
+/* Takes fd (a connected, non-blocking socket), accepted at accepted_usec
+ * (CLOCK_MONOTONIC). */
+typedef void (*acceptor_handoff_fn)(void *userdata, int fd, const struct sockaddr *sa, socklen_t len,
+                                    uint64_t accepted_usec);
 
 /* Accepts on listen_fd (which it owns from then on); a connection whose
- * request line does not come within timeout_sec is closed. */
+ * request line does not come within timeout_sec is answered 408. */
 int acceptor_new(sd_event *event, int listen_fd, uint32_t timeout_sec, struct acceptor_budget *budget,
                  acceptor_handoff_fn handoff, void *userdata, struct acceptor **ret);
 /* Stops accepting and closes the listening socket; connections already

@@ -27,6 +27,8 @@ const char config_help[] =
         "  tcp = ADDR:PORT        also listen on TCP, loopback addresses only (default off)\n"
         "  max-body = BYTES       largest request body accepted (default 1048576)\n"
         "  request-timeout = SEC  idle connection timeout (default 60)\n"
+        "  request-deadline = SEC the whole request (headers and body) must arrive within\n"
+        "                         SEC, else 408 (default 30)\n"
         "  max-connections = N    connections open at once, past which they get 503\n"
         "                         (default 1024; lowered to fit the file descriptor limit)\n"
         "  dbus = yes|no          offer org.vkinfer.Inference1 on the system bus (session bus\n"
@@ -54,6 +56,7 @@ void config_init(struct config *c) {
         c->max_body_bytes = 1 << 20;
         c->request_timeout_sec = 60;
         c->max_connections = 1024;
+        c->request_deadline_sec = 30;
         c->dbus = true;
         c->queue_size = 64;
         c->max_sequences = 16;
@@ -205,6 +208,8 @@ int config_set(struct config *c, const char *section, const char *key, const cha
                         return set_string(&c->models_dir, value);
                 if (strcmp(key, "request-timeout") == 0)
                         r = parse_u32(value, 1, 86400, &c->request_timeout_sec);
+                else if (strcmp(key, "request-deadline") == 0)
+                        r = parse_u32(value, 1, 86400, &c->request_deadline_sec);
                 else if (strcmp(key, "max-connections") == 0)
                         r = parse_u32(value, 1, CONFIG_MAX_CONNECTIONS, &c->max_connections);
                 else

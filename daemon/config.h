@@ -28,6 +28,7 @@ struct config {
         char *tcp_listen;        /* "127.0.0.1:8080"; NULL = off */
         uint64_t max_body_bytes;
         uint32_t request_timeout_sec; /* idle connection timeout */
+        uint32_t request_deadline_sec; /* to receive a whole request */
         uint32_t max_connections;     /* open at once; lowered below the fd limit */
         bool user_instance;
         bool dbus;               /* offer org.vkinfer.Inference1 */

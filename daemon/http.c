@@ -30,13 +30,27 @@ struct http_server {
         sd_event_source *io, *timer;
         struct acceptor *acceptor; /* accepts and screens, then hands to MHD */
         bool is_unix;
+        uint64_t deadline_usec;   /* request-deadline */
+        uint64_t handoff_accepted; /* the connection MHD is being given */
+};
+
+/* Where a connection stands against request-deadline. */
+enum deadline_state {
+        DEADLINE_RECEIVING, /* a request is arriving: past the deadline, 408 */
+        DEADLINE_IDLE,      /* between requests: past it, closed without a word */
+        DEADLINE_ANSWERED,  /* answered before all of it came: closed without a word */
+        DEADLINE_OFF,       /* the whole request is in */
 };
 
 struct peer {
+        struct http_server *s;
+        int fd;
         bool known;
         struct ucred cred;
         gid_t *groups; /* SO_PEERGROUPS; NULL where the kernel has none */
         size_t n_groups;
+        sd_event_source *deadline; /* the whole request must arrive by then */
+        enum deadline_state state;
 };
 
 /* A growable string. */
@@ -102,9 +116,19 @@ struct http_exchange {
         struct http_exchange *prev, *next;
 };
 
+static void update_timer(struct http_server *s);
+
+static struct peer *peer_of(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
 /* ---- responses ---- */
 
 static enum MHD_Result respond(struct http_exchange *x, unsigned status, const char *content_type, char *body) {
+        struct peer *p = peer_of(x->conn);
+        if (p && p->state == DEADLINE_RECEIVING) /* answered before the whole request came */
+                p->state = DEADLINE_ANSWERED;
         if (!body) { /* the answer could not be built: not a 200 */
                 status = 500;
                 content_type = "application/json";
@@ -131,6 +155,66 @@ static enum MHD_Result respond_error(struct http_exchange *x, unsigned status, c
 
 /* ---- peers ---- */
 
+/* request-deadline passed: a client that sends its request slowly (a byte a
+ * second, say) is cut off however steadily it trickles, which MHD's idle
+ * timeout does not do. The socket is shut down under MHD, which then sees
+ * the end and closes the connection its usual way. */
+static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct peer *p = userdata;
+        if (p->state == DEADLINE_OFF)
+                return 0;
+        if (p->state == DEADLINE_RECEIVING) {
+                /* Nothing was written on this connection since the last answer. */
+                log_info("-> 408 the request did not arrive within request-deadline (%llus)",
+                         (unsigned long long) (p->s->deadline_usec / 1000000));
+                char *body = api_error_json(408, "the request did not arrive within request-deadline", NULL);
+                char head[160];
+                int n = snprintf(head, sizeof(head),
+                                 "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                                 body ? strlen(body) : 0);
+                if (send(p->fd, head, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) == n && body)
+                        (void) send(p->fd, body, strlen(body), MSG_NOSIGNAL | MSG_DONTWAIT);
+                free(body);
+        }
+        p->state = DEADLINE_OFF;
+        shutdown(p->fd, SHUT_RDWR);
+        struct http_server *s = p->s; /* p may be freed by MHD_run */
+        MHD_run(s->mhd);
+        update_timer(s);
+        return 0;
+}
+
+static void deadline_arm(struct peer *p, uint64_t at, enum deadline_state state) {
+        p->state = state;
+        if (!p->deadline)
+                return;
+        sd_event_source_set_time(p->deadline, at);
+        sd_event_source_set_enabled(p->deadline, SD_EVENT_ONESHOT);
+}
+
+static void deadline_off(struct MHD_Connection *conn) {
+        struct peer *p = peer_of(conn);
+        if (p && p->state != DEADLINE_OFF) {
+                p->state = DEADLINE_OFF;
+                sd_event_source_set_enabled(p->deadline, SD_EVENT_OFF);
+        }
+}
+
+/* MHD has a request line: a next request on a kept-alive connection now has
+ * request-deadline to arrive whole (a first one counts from its accept). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+        struct http_server *s = cls;
+        struct peer *p = peer_of(conn);
+        if (p && p->state == DEADLINE_IDLE) {
+                uint64_t now, at = 0;
+                sd_event_now(s->m->event, CLOCK_MONOTONIC, &now);
+                sd_event_source_get_time(p->deadline, &at);
+                deadline_arm(p, at < now + s->deadline_usec ? at : now + s->deadline_usec, DEADLINE_RECEIVING);
+        }
+        return NULL; /* no exchange yet: on_request makes it */
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
         struct http_server *s = cls;
@@ -144,12 +228,23 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                         if (access_socket_groups(ci->connect_fd, &p->groups, &p->n_groups) < 0)
                                 p->groups = NULL;
                 }
+                if (p && ci) {
+                        p->s = s;
+                        p->fd = ci->connect_fd;
+                        /* Without its timer a connection still has MHD's idle timeout. */
+                        if (sd_event_add_time(s->m->event, &p->deadline, CLOCK_MONOTONIC,
+                                              s->handoff_accepted + s->deadline_usec, 0, on_deadline, p) < 0)
+                                p->deadline = NULL;
+                        p->state = DEADLINE_RECEIVING;
+                }
                 *socket_context = p;
         } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
                 s->m->connections.open--;
                 struct peer *p = *socket_context;
-                if (p)
+                if (p) {
                         free(p->groups);
+                        sd_event_source_disable_unref(p->deadline);
+                }
                 free(p);
                 *socket_context = NULL;
         }
@@ -442,6 +537,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *upload_data_size = 0;
                 return MHD_YES;
         }
+        deadline_off(conn); /* the whole request is in */
         if (x->responded)
                 return MHD_YES;
         if (x->too_large)
@@ -480,6 +576,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
         struct http_exchange *x = *con_cls;
+        /* A next request on this connection: the idle allowance, then its
+         * own deadline (from its request line, see on_uri). Closing
+         * connections are freed before this could fire. */
+        struct peer *p = peer_of(conn);
+        struct http_server *s = cls;
+        if (p) {
+                uint64_t now;
+                sd_event_now(s->m->event, CLOCK_MONOTONIC, &now);
+                deadline_arm(p, now + (uint64_t) s->m->config.request_timeout_sec * 1000000ull + s->deadline_usec,
+                             DEADLINE_IDLE);
+        }
         if (!x)
                 return;
         if (x->req) {
@@ -591,8 +698,9 @@ void http_server_cancel_all(struct manager *m) {
                 }
 }
 
-static void on_handoff(void *userdata, int fd, const struct sockaddr *sa, socklen_t len) {
+static void on_handoff(void *userdata, int fd, const struct sockaddr *sa, socklen_t len, uint64_t accepted_usec) {
         struct http_server *s = userdata;
+        s->handoff_accepted = accepted_usec; /* for on_connection */
         /* The connection counts as MHD's from its STARTED notification on. */
         s->m->connections.open--;
         /* MHD closes fd when it cannot take it. */
@@ -610,11 +718,13 @@ int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_
         }
         s->m = m;
         s->is_unix = is_unix;
+        s->deadline_usec = (uint64_t) m->config.request_deadline_sec * 1000000ull;
         s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |
                                           MHD_USE_ERROR_LOG,
                                   0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                                  on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                                  MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned) m->config.request_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                   (size_t) 128 * 1024, MHD_OPTION_CONNECTION_LIMIT,
                                   (unsigned) CONFIG_MAX_CONNECTIONS, /* ours is m->connections */
@@ -624,8 +734,10 @@ int http_server_new(struct manager *m, int listen_fd, bool is_unix, struct http_
                 free(s);
                 return -EIO;
         }
-        int r = acceptor_new(m->event, listen_fd, m->config.request_timeout_sec, &m->connections, on_handoff, s,
-                             &s->acceptor);
+        uint32_t line_sec = m->config.request_timeout_sec < m->config.request_deadline_sec
+                                    ? m->config.request_timeout_sec
+                                    : m->config.request_deadline_sec;
+        int r = acceptor_new(m->event, listen_fd, line_sec, &m->connections, on_handoff, s, &s->acceptor);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (r >= 0)
                 r = info ? sd_event_add_io(m->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s) : -EIO;

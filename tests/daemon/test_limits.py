@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What keeps one client (or a crowd) from taking the daemon down: the
 connection cap below the file descriptor limit (past it a clean 503, and
-the daemon answers again once they close).
+the daemon answers again once they close); the deadline for a whole request
+(a client trickling it a byte at a time is cut off with 408).
 
 usage: test_limits.py VKINFERD MODEL.gguf"""
 import json
@@ -158,10 +159,100 @@ def max_connections(vkinferd, model):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def trickle(sock, head, rest, interval=0.25, limit=10.0, s=None):
+    """Sends head at once, then rest a byte per interval until the server
+    answers or closes (or limit seconds pass): (seconds taken, what came
+    back, whether the server closed)."""
+    s = s or connect(sock)
+    s.sendall(head)
+    t0 = time.monotonic()
+    got, closed = b"", False
+    s.settimeout(interval)
+    i = 0
+    while time.monotonic() - t0 < limit:
+        if i < len(rest):
+            try:
+                s.sendall(rest[i:i + 1])
+            except OSError:
+                closed = True
+            i += 1
+        try:
+            chunk = s.recv(4096)
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = True
+            break
+    s.close()
+    return time.monotonic() - t0, got, closed
+
+
+def slowloris(vkinferd, model):
+    """request-deadline = 2: a request line, headers or a body sent a byte
+    at a time gets 408 and the connection closes once the deadline passes
+    (MHD's idle timeout alone never fired: each byte reset it); a kept-alive
+    connection may idle past the deadline before its next request, and a
+    slow answer is not cut."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-slowloris-")
+    p, sock = start(vkinferd, model, tmp, "request-deadline = 2\nrequest-timeout = 60\n")
+    body = json.dumps({"prompt": "x", "max_tokens": 2}).encode()
+    cases = {
+        "request line": (b"", b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "headers": (b"POST /v1/completions HTTP/1.1\r\n", b"Host: x\r\nContent-Type: application/json\r\n" * 4),
+        "body": (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body), body),
+    }
+    try:
+        for what, (head, rest) in cases.items():
+            took, got, closed = trickle(sock, head, rest)
+            line = got.split(b"\r\n")[0]
+            check(line == b"HTTP/1.1 408 Request Timeout" and b"request-deadline" in got and closed and
+                  1.5 < took < 5, "a slow %s: %.1fs, %r, closed %s" % (what, took, got[:200], closed))
+        # Kept alive: idle 3s (past the deadline, within request-timeout),
+        # then a next request comes whole and is answered; a next one that
+        # trickles is cut.
+        s = connect(sock)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        line, _ = status_line_and_body(s)
+        check(line == "HTTP/1.1 200 OK", "first request: %s" % line)
+        time.sleep(3)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        line, _ = status_line_and_body(s)
+        check(line == "HTTP/1.1 200 OK", "a next request after idling past the deadline: %s" % line)
+        took, got, closed = trickle(sock, b"GET /health HTTP/1.1\r\n", b"Host: x\r\n" * 8, s=s)
+        check(got.startswith(b"HTTP/1.1 408 ") and closed and 1.5 < took < 5,
+              "a slow next request: %.1fs, %r" % (took, got[:100]))
+        # An answer longer than the deadline is not cut.
+        t0 = time.monotonic()
+        text, finish = "", None
+        for ev in vc.stream(sock, "/v1/completions", {"prompt": "the", "max_tokens": 300, "ignore_eos": True}):
+            if ev == "[DONE]":
+                break
+            for ch in ev.get("choices", []):
+                text += ch.get("text", "")
+                finish = ch.get("finish_reason") or finish
+        took = time.monotonic() - t0
+        check(finish == "length", "a long stream: %s after %.1fs" % (finish, took))
+        if took < 2.5:
+            print("note: the long stream took only %.1fs" % took, file=sys.stderr)
+        st, got = vc.request(sock, "GET", "/health")
+        check(st == 200 and p.poll() is None, "after the slow clients: %s" % st)
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     vkinferd, model = sys.argv[1], sys.argv[2]
     fd_limit(vkinferd, model)
     max_connections(vkinferd, model)
+    slowloris(vkinferd, model)
     return harness.finish("limits")
 
 
