@@ -81,6 +81,7 @@ struct vkinfer_engine {
         bool thread_started, stop;
         struct vkinfer_request *queue_head, *queue_tail;
         uint32_t n_queued;
+        struct vkinfer_request *admitting; /* the queue's head while admit() let go of the lock */
         struct vkinfer_request *running;
         uint32_t n_running;
 };
@@ -88,6 +89,10 @@ struct vkinfer_engine {
 /* scheduler.c */
 int scheduler_start(struct vkinfer_engine *e);
 void scheduler_stop(struct vkinfer_engine *e);
+/* Lock held, any thread: takes a cancelled r out of the queue at once, if
+ * it waits there, so that its slot is free for the next submission even
+ * while the scheduler is in the middle of a step. */
+void scheduler_unqueue(struct vkinfer_engine *e, struct vkinfer_request *r);
 /* Frees a request nobody references any more (lock held or not needed). */
 void request_destroy(struct vkinfer_request *r);
 /* Lock held, scheduler thread: unloads retired models no request uses. */

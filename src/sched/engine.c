@@ -570,6 +570,7 @@ void vkinfer_request_cancel(struct vkinfer_request *r) {
                 return;
         pthread_mutex_lock(&r->e->lock);
         r->cancel = true;
+        scheduler_unqueue(r->e, r);
         pthread_cond_signal(&r->e->wake);
         pthread_mutex_unlock(&r->e->lock);
 }
@@ -584,8 +585,9 @@ void vkinfer_request_free(struct vkinfer_request *r) {
         struct vkinfer_engine *e = r->e;
         pthread_mutex_lock(&e->lock);
         r->notify = NULL; /* from here on the scheduler never calls back */
-        r->client_gone = true;
         r->cancel = true;
+        scheduler_unqueue(e, r); /* before client_gone: it must not free r */
+        r->client_gone = true;
         bool mine = !r->in_scheduler;
         pthread_cond_signal(&e->wake);
         pthread_mutex_unlock(&e->lock);

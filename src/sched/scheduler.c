@@ -84,6 +84,26 @@ static void sweep_queue(struct vkinfer_engine *e) {
         }
 }
 
+void scheduler_unqueue(struct vkinfer_engine *e, struct vkinfer_request *r) {
+        if (r == e->admitting)
+                return; /* admit() sees the cancel when it has the lock again */
+        struct vkinfer_request **pp = &e->queue_head, *prev = NULL;
+        while (*pp && *pp != r) {
+                prev = *pp;
+                pp = &prev->next;
+        }
+        if (!*pp)
+                return; /* running, or already out */
+        *pp = r->next;
+        if (e->queue_tail == r)
+                e->queue_tail = prev;
+        e->n_queued--;
+        r->next = NULL;
+        finish(r, VKINFER_FINISH_CANCELLED, NULL);
+        release(r);
+        pthread_cond_signal(&e->wake); /* a retired model may be unloaded now */
+}
+
 /* Lock held; released while the device is opened and the weights upload.
  * Gives m a new runner after its device was lost (see lose_device): returns
  * false, with the reason in err, when that fails too. */
@@ -107,7 +127,10 @@ static void admit(struct vkinfer_engine *e) {
                 struct vkinfer_request *r = e->queue_head;
                 struct vkinfer_err err = {{0}};
                 int ret = 0;
-                if (!r->cancel && !reopen(e, r->m, &err)) {
+                e->admitting = r; /* reopen() lets go of the lock */
+                bool opened = r->cancel || reopen(e, r->m, &err);
+                e->admitting = NULL;
+                if (!opened) {
                         char why[sizeof(err.msg)];
                         snprintf(why, sizeof(why), "%s", err.msg);
                         err_set(&err, -EIO, "the device was lost and model '%s' cannot be loaded again: %s",

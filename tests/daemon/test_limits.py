@@ -2,7 +2,8 @@
 """What keeps one client (or a crowd) from taking the daemon down: the
 connection cap below the file descriptor limit (past it a clean 503, and
 the daemon answers again once they close); the deadline for a whole request
-(a client trickling it a byte at a time is cut off with 408).
+(a client trickling it a byte at a time is cut off with 408); a queue slot
+freed as soon as its client leaves.
 
 usage: test_limits.py VKINFERD MODEL.gguf"""
 import json
@@ -248,8 +249,62 @@ def slowloris(vkinferd, model):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def queue_slot(vkinferd, model):
+    """queue-size = 1: a queued request whose client leaves frees its slot
+    at once, not when the step running on the device ends (which showed as
+    429s to the next clients). The step is made long by a long prompt on
+    the plain-C reference device."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-queue-")
+    p, sock = start(vkinferd, model, tmp, "[scheduler]\nqueue-size = 1\nmax-sequences = 1\nmax-batch-tokens = 4096\n"
+                    "[device]\ndevice = cpu-reference\n")
+
+    def health():
+        return vc.request(sock, "GET", "/health")[1]
+
+    def post(body):
+        s = connect(sock, timeout=120)
+        data = json.dumps(body).encode()
+        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+        return s
+
+    try:
+        long_step = post({"prompt": "a " * 800, "max_tokens": 1})
+        for _ in range(200):
+            if health().get("running") == 1:
+                break
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        queued = post({"prompt": "x", "max_tokens": 1})
+        for _ in range(200):
+            if health().get("queued") == 1:
+                break
+            time.sleep(0.01)
+        check(health().get("queued") == 1, "the second request is not queued: %s" % health())
+        queued.close()
+        time.sleep(0.8)  # the daemon looks for clients gone every 0.5s
+        busy = health()
+        nxt = post({"prompt": "x", "max_tokens": 1})
+        line, body = status_line_and_body(nxt)
+        check(line == "HTTP/1.1 200 OK", "a request after a queued one left: %s %r (%s, %.1fs into the step)"
+              % (line, body[:200], busy, time.monotonic() - t0))
+        if busy.get("running") != 1:
+            print("note: the long step ended before the check (%s)" % busy, file=sys.stderr)
+        line, body = status_line_and_body(long_step)
+        check(line == "HTTP/1.1 200 OK", "the long request: %s %r" % (line, body[:200]))
+        log = open(os.path.join(tmp, "log")).read()
+        check("went away while waiting, cancelling" in log, "the queued request was not cancelled")
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     vkinferd, model = sys.argv[1], sys.argv[2]
+    queue_slot(vkinferd, model)
     fd_limit(vkinferd, model)
     max_connections(vkinferd, model)
     slowloris(vkinferd, model)
