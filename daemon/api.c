@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define API_MAX_STOP 16
 
 static int fail(char *err, size_t size, const char **ret_param, const char *param, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
@@ -110,10 +109,10 @@ static int parse_messages(json_t *root, struct api_request *r, char *err, size_t
                 json_t *role = json_object_get(m, "role");
                 if (!json_is_string(role))
                         return fail(err, size, ret_param, "messages", "messages[%zu].role must be a string", i);
-                const char *rs = json_string_value(role);
-                if (strcmp(rs, "system") && strcmp(rs, "user") && strcmp(rs, "assistant") && strcmp(rs, "developer"))
-                        return fail(err, size, ret_param, "messages", "messages[%zu].role '%s' is not supported", i, rs);
-                r->messages[i].role = strcmp(rs, "developer") == 0 ? "system" : rs;
+                char why[160];
+                r->messages[i].role = params_role(json_string_value(role), why, sizeof(why));
+                if (!r->messages[i].role)
+                        return fail(err, size, ret_param, "messages", "messages[%zu]: %s", i, why);
                 int ret = message_content(m, &r->messages[i].content, err, size, ret_param);
                 if (ret < 0)
                         return ret;
@@ -197,24 +196,30 @@ int api_request_parse(enum api_kind kind, const char *body, size_t len, struct a
         struct vkinfer_sampling *s = &p->sampling;
         json_t *seed = json_object_get(root, "seed");
         if (seed && !json_is_null(seed)) {
+                char why[160];
                 if (!json_is_integer(seed))
                         return fail(err, size, ret_param, "seed", "'seed' must be an integer");
-                s->seed = (uint64_t) json_integer_value(seed);
-                s->has_seed = true;
+                if (params_set_seed(s, json_integer_value(seed), why, sizeof(why)) < 0)
+                        return fail(err, size, ret_param, "seed", "%s", why);
         }
 
         json_t *stop = json_object_get(root, "stop");
         if (stop && !json_is_null(stop)) {
                 size_t n = json_is_string(stop) ? 1 : json_is_array(stop) ? json_array_size(stop) : SIZE_MAX;
-                if (n == SIZE_MAX || n > API_MAX_STOP)
-                        return fail(err, size, ret_param, "stop", "'stop' must be a string or an array of at most %d strings", API_MAX_STOP);
+                char why[160];
+                if (n == SIZE_MAX)
+                        return fail(err, size, ret_param, "stop", "'stop' must be a string or an array of strings");
+                if (params_check_stop_count(n, why, sizeof(why)) < 0)
+                        return fail(err, size, ret_param, "stop", "%s", why);
                 r->stop = calloc(n ? n : 1, sizeof(*r->stop));
                 if (!r->stop)
                         return -ENOMEM;
                 for (size_t i = 0; i < n; i++) {
                         json_t *e = json_is_string(stop) ? stop : json_array_get(stop, i);
-                        if (!json_is_string(e) || json_string_length(e) == 0)
-                                return fail(err, size, ret_param, "stop", "each stop sequence must be a non-empty string");
+                        if (!json_is_string(e))
+                                return fail(err, size, ret_param, "stop", "each stop sequence must be a string");
+                        if (params_check_stop(json_string_length(e), why, sizeof(why)) < 0)
+                                return fail(err, size, ret_param, "stop", "%s", why);
                         r->stop[i] = json_string_value(e);
                 }
                 p->stop = r->stop;

@@ -10,7 +10,6 @@
 #include "params.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +26,6 @@
 #define BUS_PATH "/org/vkinfer/Inference1"
 #define BUS_IFACE "org.vkinfer.Inference1"
 #define BUS_REQ_IFACE "org.vkinfer.Inference1.Request"
-#define BUS_MAX_STOP 16
 #define BUS_MAX_OPTIONS 32
 
 struct bus_request {
@@ -47,7 +45,7 @@ struct bus_request {
         struct vkinfer_message *messages;
         char **strings;
         size_t n_strings;
-        const char *stop[BUS_MAX_STOP];
+        const char *stop[PARAMS_MAX_STOP];
         struct bus_request *prev, *next;
 };
 
@@ -270,35 +268,30 @@ static int read_number(sd_bus_message *msg, const char *contents, double *ret) {
         return 0;
 }
 
-/* seed: a whole number from 0 to PARAMS_SEED_MAX, the range of a JSON
- * integer seed over HTTP. 64-bit values are read exactly (a double rounds
- * them), and a double is range-checked before it is converted. */
+/* seed, with the HTTP API's range (params_set_seed). 64-bit values are
+ * read exactly (a double rounds them). */
 static int read_seed(sd_bus_message *msg, const char *contents, struct vkinfer_sampling *s, sd_bus_error *error) {
-        bool ok;
-        uint64_t v = 0;
-        int r;
+        char why[160];
+        int r, k;
         if (contents[0] == 't') {
-                r = sd_bus_message_read_basic(msg, 't', &v);
-                ok = v <= PARAMS_SEED_MAX;
+                uint64_t v = 0;
+                if ((r = sd_bus_message_read_basic(msg, 't', &v)) < 0)
+                        return r;
+                k = v <= PARAMS_SEED_MAX ? params_set_seed(s, (int64_t) v, why, sizeof(why))
+                                         : params_set_seed_double(s, (double) v, why, sizeof(why));
         } else if (contents[0] == 'x') {
                 int64_t x = 0;
-                r = sd_bus_message_read_basic(msg, 'x', &x);
-                ok = x >= 0;
-                v = (uint64_t) x;
+                if ((r = sd_bus_message_read_basic(msg, 'x', &x)) < 0)
+                        return r;
+                k = params_set_seed(s, x, why, sizeof(why));
         } else {
                 double d = 0;
-                r = read_number(msg, contents, &d);
-                ok = isfinite(d) && d >= 0 && d < 0x1p63 && d == floor(d);
-                v = ok ? (uint64_t) d : 0;
+                if ((r = read_number(msg, contents, &d)) < 0)
+                        return r;
+                k = params_set_seed_double(s, d, why, sizeof(why));
         }
-        if (r < 0)
-                return r;
-        if (!ok)
-                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
-                                         "option 'seed' must be a whole number from 0 to %llu",
-                                         (unsigned long long) PARAMS_SEED_MAX);
-        s->seed = v;
-        s->has_seed = true;
+        if (k < 0)
+                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument", "option %s", why);
         return 0;
 }
 
@@ -343,15 +336,19 @@ static int parse_options(sd_bus_message *msg, struct bus_request *br, struct vki
                         if ((r = sd_bus_message_read_strv(msg, &strv)) < 0)
                                 return r;
                         size_t n = 0;
+                        bool empty = false;
                         for (; strv && strv[n]; n++) {
-                                if (n < BUS_MAX_STOP)
+                                empty |= strv[n][0] == 0;
+                                if (n < PARAMS_MAX_STOP)
                                         br->stop[n] = keep(br, strv[n]);
                                 free(strv[n]);
                         }
                         free(strv);
-                        if (n > BUS_MAX_STOP)
-                                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
-                                                         "at most %d stop strings", BUS_MAX_STOP);
+                        char why[160];
+                        if (params_check_stop_count(n, why, sizeof(why)) < 0 ||
+                            (empty && params_check_stop(0, why, sizeof(why)) < 0))
+                                return sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument", "option 'stop': %s",
+                                                         why);
                         p->stop = br->stop;
                         p->n_stop = n;
                 } else if (strcmp(key, "ignore_eos") == 0 && strcmp(contents, "b") == 0) {
@@ -422,9 +419,11 @@ static int start_request(sd_bus_message *msg, struct manager *m, bool chat, sd_b
                         goto fail;
                 const char *role, *content;
                 while ((r = sd_bus_message_read(msg, "(ss)", &role, &content)) > 0) {
-                        if (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant")) {
-                                r = sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument",
-                                                      "role '%s' is not system, user or assistant", role);
+                        char why[160];
+                        const char *as = params_role(role, why, sizeof(why));
+                        if (!as) {
+                                r = sd_bus_error_setf(error, "org.vkinfer.Error.InvalidArgument", "messages[%zu]: %s",
+                                                      n, why);
                                 goto fail;
                         }
                         if (n == cap) {
@@ -436,7 +435,7 @@ static int start_request(sd_bus_message *msg, struct manager *m, bool chat, sd_b
                                 }
                                 br->messages = v;
                         }
-                        br->messages[n++] = (struct vkinfer_message){keep(br, role), keep(br, content), NULL};
+                        br->messages[n++] = (struct vkinfer_message){as, keep(br, content), NULL};
                 }
                 if (r < 0 || (r = sd_bus_message_exit_container(msg)) < 0)
                         goto fail;

@@ -70,3 +70,48 @@ int params_set(struct vkinfer_gen_params *p, const char *key, double x, char *er
         }
         return 1;
 }
+
+static int seed_refused(char *err, size_t size) {
+        snprintf(err, size, "'seed' must be a whole number from 0 to %llu, or -1 for a random one",
+                 (unsigned long long) PARAMS_SEED_MAX);
+        return -EINVAL;
+}
+
+int params_set_seed(struct vkinfer_sampling *s, int64_t v, char *err, size_t size) {
+        if (v < -1)
+                return seed_refused(err, size);
+        s->has_seed = v >= 0;
+        s->seed = v >= 0 ? (uint64_t) v : 0;
+        return 0;
+}
+
+int params_set_seed_double(struct vkinfer_sampling *s, double d, char *err, size_t size) {
+        if (!isfinite(d) || d < -1 || d >= 0x1p63 || d != floor(d))
+                return seed_refused(err, size);
+        return params_set_seed(s, (int64_t) d, err, size);
+}
+
+int params_check_stop(size_t len, char *err, size_t size) {
+        if (len > 0)
+                return 0;
+        snprintf(err, size, "each stop sequence must be a non-empty string");
+        return -EINVAL;
+}
+
+int params_check_stop_count(size_t n, char *err, size_t size) {
+        if (n <= PARAMS_MAX_STOP)
+                return 0;
+        snprintf(err, size, "at most %d stop sequences", PARAMS_MAX_STOP);
+        return -EINVAL;
+}
+
+const char *params_role(const char *role, char *err, size_t size) {
+        static const char *const roles[] = {"system", "user", "assistant"};
+        for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+                if (strcmp(role, roles[i]) == 0)
+                        return roles[i];
+        if (strcmp(role, "developer") == 0)
+                return "system";
+        snprintf(err, size, "role '%.64s' is not supported: use system, developer, user or assistant", role);
+        return NULL;
+}

@@ -23,3 +23,20 @@ int params_set(struct vkinfer_gen_params *p, const char *key, double x, char *er
 /* The largest seed: what a JSON integer holds (jansson's int64), so that
  * both front ends take the same seeds. */
 #define PARAMS_SEED_MAX ((uint64_t) INT64_MAX)
+
+/* seed: 0 to PARAMS_SEED_MAX, or -1 for a random one (llama.cpp's
+ * convention); anything else is refused with the reason in err. */
+int params_set_seed(struct vkinfer_sampling *s, int64_t v, char *err, size_t size);
+/* The same from a double (D-Bus 'd', or a 't' past INT64_MAX), range-checked
+ * before it is converted. */
+int params_set_seed_double(struct vkinfer_sampling *s, double d, char *err, size_t size);
+
+#define PARAMS_MAX_STOP 16
+/* A stop string (len bytes): -EINVAL, with the reason, when it is empty. */
+int params_check_stop(size_t len, char *err, size_t size);
+/* "at most PARAMS_MAX_STOP stop sequences" for n of them, or 0. */
+int params_check_stop_count(size_t n, char *err, size_t size);
+
+/* A message's role as the chat templates take it (developer, OpenAI's newer
+ * name for system, is system); NULL, with the reason, when unsupported. */
+const char *params_role(const char *role, char *err, size_t size);

@@ -247,6 +247,34 @@ def gen_tests(sock, name, vkinfer):
           % (out.returncode, out.stderr))
 
 
+def shared_validation(sock):
+    """What D-Bus accepts too, and the same way (test_dbus.py has the other
+    half): role developer is system, seed -1 is a random seed and other
+    negative seeds are refused, empty stop strings are refused."""
+    url = "/v1/chat/completions"
+    seeded = {"max_tokens": 8, "seed": 3, "temperature": 0.9}
+    answers = {}
+    for role in ("developer", "system"):
+        st, body = vc.request(sock, "POST", url, body=dict(seeded, messages=[{"role": role, "content": "Be brief"},
+                                                                             {"role": "user", "content": "hi"}]))
+        answers[role] = body["choices"][0]["message"]["content"] if st == 200 else (st, body)
+    check(answers["developer"] == answers["system"] and isinstance(answers["system"], str),
+          "role developer is not system: %s" % answers)
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    st, body = vc.request(sock, "POST", url, body=dict(chat, seed=-1))
+    check(st == 200, "seed -1 (a random seed): %s %s" % (st, body))
+    for what, extra, param, needle in (("seed -2", {"seed": -2}, "seed", "or -1"),
+                                       ("an empty stop", {"stop": ""}, "stop", "non-empty"),
+                                       ("an empty stop in a list", {"stop": ["a", ""]}, "stop", "non-empty"),
+                                       ("17 stops", {"stop": ["s%d" % i for i in range(17)]}, "stop", "at most 16"),
+                                       ("role tool", {"messages": [{"role": "tool", "content": "x"}]}, "messages",
+                                        "not supported")):
+        st, body = vc.request(sock, "POST", url, body=dict(chat, **extra))
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        check(st == 400 and err.get("param") == param and needle in err.get("message", ""),
+              "%s: %s %s" % (what, st, body))
+
+
 def main():
     vkinferd, model, vkinfer = sys.argv[1], sys.argv[2], sys.argv[3]
     tmp = tempfile.mkdtemp(prefix="vkinferd-test-")
@@ -307,6 +335,7 @@ def main():
         check(st == 405, "wrong method: %s" % st)
 
         malformed_http(sock)
+        shared_validation(sock)
 
         # A client that sends half a request and stalls holds nobody up.
         stall = socket.socket(socket.AF_UNIX)

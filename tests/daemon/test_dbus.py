@@ -85,15 +85,33 @@ def chat_signals(tmp):
 def bad_options():
     """Seeds out of range (once a UBSan abort: a double of 1e300 or a uint64
     past INT64_MAX converted as is) and repeated keys (the first model name
-    leaked) are refused with InvalidArgument; the daemon stays up."""
+    leaked) are refused with InvalidArgument; the daemon stays up. The
+    rules are the HTTP API's (test_daemon_api.py's shared_validation): seed
+    -1 is a random seed, role developer is system, an empty stop string is
+    refused (D-Bus once differed on all three)."""
     for sig, value in (("d", "1e300"), ("t", "18446744073709551615"), ("t", "9223372036854775808"),
-                       ("d", "9.3e18"), ("x", "-1"), ("d", "2.5"), ("d", "nan"), ("d", "inf")):
+                       ("d", "9.3e18"), ("x", "-2"), ("i", "-2"), ("d", "-1.5"), ("d", "2.5"), ("d", "nan"),
+                       ("d", "inf")):
         rc, out, err = busctl("call", "--", *DEST, "Complete", "sa{sv}", "x", "2", "seed", sig, value,
                               "max_tokens", "u", "1")
         check(rc != 0 and "seed" in err and "from 0 to 9223372036854775807" in err, "seed %s %s: %s %s" % (sig, value, out, err))
     rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "2", "seed", "t", "9223372036854775807",
                           "max_tokens", "u", "1")
     check(rc == 0, "the largest seed: %s" % err)
+    for sig in ("x", "i", "d"):
+        rc, out, err = busctl("call", "--", *DEST, "Complete", "sa{sv}", "x", "2", "seed", sig, "-1", "max_tokens", "u",
+                              "1")
+        check(rc == 0, "seed %s -1 (a random seed): %s" % (sig, err))
+    for what, strv, needle in (("an empty stop", ["1", ""], "non-empty"), ("an empty stop in a list", ["2", "a", ""],
+                                                                           "non-empty"),
+                               ("17 stops", ["17"] + ["s%d" % i for i in range(17)], "at most 16")):
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "2", "stop", "as", *strv, "max_tokens", "u", "1")
+        check(rc != 0 and needle in err, "%s: %s %s" % (what, out, err))
+    rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "2", "developer", "Be brief", "user", "hi", "1",
+                          "max_tokens", "u", "1")
+    check(rc == 0, "role developer: %s %s" % (out, err))
+    rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "1", "tool", "x", "1", "max_tokens", "u", "1")
+    check(rc != 0 and "not supported" in err, "role tool: %s %s" % (out, err))
     for key, sig, a, b in (("model", "s", "chat-tiny", "chat-tiny"), ("max_tokens", "u", "1", "2"),
                            ("seed", "t", "1", "1"), ("ignore_eos", "b", "true", "true")):
         rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x", "3", key, sig, a, key, sig, b,
