@@ -20,6 +20,7 @@
 #include "access.h"
 #include "log.h"
 #include "manager.h"
+#include "submit.h"
 #include "vkinfer/vkinfer.h"
 
 #define BUS_NAME "org.vkinfer.Inference1"
@@ -36,6 +37,10 @@ struct bus_request {
         char *model;
         sd_bus_slot *slot;
         sd_bus_track *track;
+        sd_bus_message *call; /* Chat/Complete, answered once submitted */
+        struct submit_job job;  /* with the submission thread while submitting */
+        bool submitting;
+        bool caller_left;       /* with cancel_on_disconnect, while submitting */
         struct vkinfer_request *req;
         atomic_bool pending;
         bool finished;
@@ -46,6 +51,7 @@ struct bus_request {
         char **strings;
         size_t n_strings;
         const char *stop[PARAMS_MAX_STOP];
+        struct vkinfer_gen_params params; /* what the job submits */
         struct bus_request *prev, *next;
 };
 
@@ -108,7 +114,12 @@ static void request_unlink(struct bus_request *br) {
 static void request_free(struct bus_request *br) {
         if (!br)
                 return;
+        /* bus_stop frees requests still submitting only once the submission
+         * thread has stopped (every job done). */
+        if (br->submitting && atomic_load(&br->job.done) && br->job.r >= 0)
+                br->req = br->job.req;
         vkinfer_request_free(br->req); /* no notify after this */
+        sd_bus_message_unref(br->call);
         request_unlink(br);
         sd_bus_slot_unref(br->slot);
         sd_bus_track_unref(br->track);
@@ -173,8 +184,44 @@ static void send_finished(struct bus_request *br, const struct vkinfer_output *o
         sd_bus_message_unref(s);
 }
 
+/* br's job is done: Chat/Complete get their answer, the request object or
+ * the error. */
+static void submitted(struct bus_request *br) {
+        struct manager *m = br->m;
+        br->submitting = false;
+        int r = br->job.r;
+        if (r < 0) {
+                const char *msg = br->job.err.message[0] ? br->job.err.message : strerror(-r);
+                (void) sd_bus_reply_method_errorf(br->call, error_name(r), "%s", msg);
+                log_info("%s: refused: %s", br->path, msg);
+                request_free(br);
+                return;
+        }
+        br->req = br->job.req;
+        if (!br->model && !(br->model = strdup(vkinfer_request_model(br->req))))
+                log_warning("%s: out of memory", br->path);
+        r = sd_bus_reply_method_return(br->call, "o", br->path);
+        br->call = sd_bus_message_unref(br->call);
+        if (r < 0)
+                log_warning("%s: cannot answer the call: %s", br->path, strerror(-r));
+        log_info("%s: %s request from %s", br->path, br->messages ? "chat" : "completion", br->sender);
+        if (m->drain_expired)
+                br->shutdown = true;
+        if (m->drain_expired || br->caller_left || r < 0)
+                vkinfer_request_cancel(br->req);
+        atomic_store(&br->pending, true); /* output may have come already */
+}
+
 void bus_dispatch_notifications(struct manager *m) {
         struct bus_request *next;
+        for (struct bus_request *br = m->bus_requests; br; br = next) {
+                next = br->next;
+                if (br->submitting) {
+                        if (!atomic_load(&br->job.done))
+                                continue; /* its notifies wait (pending stays set) */
+                        submitted(br); /* may free br */
+                }
+        }
         for (struct bus_request *br = m->bus_requests; br; br = next) {
                 next = br->next;
                 if (!atomic_exchange(&br->pending, false))
@@ -216,9 +263,12 @@ static void on_bus_notify(void *userdata) {
 
 static int on_caller_gone(sd_bus_track *t, void *userdata) {
         struct bus_request *br = userdata;
-        if (!br->finished && br->req) {
+        if (!br->finished && (br->req || br->submitting)) {
                 log_info("%s: caller left the bus, cancelling", br->path);
-                vkinfer_request_cancel(br->req);
+                if (br->req)
+                        vkinfer_request_cancel(br->req);
+                else
+                        br->caller_left = true; /* cancelled once submitted */
         }
         /* Once is enough: drop the tracking (its match goes with it), and
          * return 1, as 0 would have sd-bus call this again at every loop
@@ -454,17 +504,15 @@ static int start_request(sd_bus_message *msg, struct manager *m, bool chat, sd_b
         if ((r = parse_options(msg, br, &p, error)) < 0)
                 goto fail;
 
-        br->sender = strdup(sd_bus_message_get_sender(msg) ? sd_bus_message_get_sender(msg) : "");
-        if (!br->model) {
-                /* None after a reload that could load no model. */
-                const struct vkinfer_model_info *mi = vkinfer_engine_model(m->engine, 0);
-                if (!mi) {
-                        r = sd_bus_error_set(error, "org.vkinfer.Error.Unavailable", "no model is loaded");
-                        goto fail;
-                }
-                br->model = strdup(mi->name);
+        /* The HTTP body limit, for the prompt's text: over D-Bus it would
+         * only be limited by the bus's message size (tens of MB). */
+        char why[160];
+        if (params_check_prompt_size(&p, m->config.max_body_bytes, why, sizeof(why)) < 0) {
+                r = sd_bus_error_setf(error, "org.vkinfer.Error.TooLarge", "%s", why);
+                goto fail;
         }
-        if (!br->sender || !br->model) {
+        br->sender = strdup(sd_bus_message_get_sender(msg) ? sd_bus_message_get_sender(msg) : "");
+        if (!br->sender) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -473,14 +521,13 @@ static int start_request(sd_bus_message *msg, struct manager *m, bool chat, sd_b
         if (br->track_caller && ((r = sd_bus_track_new(m->bus, &br->track, on_caller_gone, br)) < 0 ||
                                  (r = sd_bus_track_add_sender(br->track, msg)) < 0))
                 goto fail;
-        struct vkinfer_error verr = {{0}};
-        r = vkinfer_engine_submit(m->engine, &p, on_bus_notify, br, &br->req, &verr);
-        if (r < 0) {
-                r = sd_bus_error_set(error, error_name(r), verr.message[0] ? verr.message : strerror(-r));
-                goto fail;
-        }
-        log_info("%s: %s request from %s", br->path, chat ? "chat" : "completion", br->sender);
-        return sd_bus_reply_method_return(msg, "o", br->path);
+        /* Rendered and tokenized off the loop; the call is answered then. */
+        br->params = p;
+        br->job = (struct submit_job){.params = &br->params, .notify = on_bus_notify, .userdata = br};
+        br->call = sd_bus_message_ref(msg);
+        br->submitting = true;
+        submitter_queue(m->submitter, &br->job);
+        return 1;
 fail:
         request_free(br);
         return r;

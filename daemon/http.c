@@ -23,6 +23,8 @@
 #include "api.h"
 #include "log.h"
 #include "manager.h"
+#include "params.h"
+#include "submit.h"
 
 struct http_server {
         struct manager *m;
@@ -97,6 +99,8 @@ struct http_exchange {
         /* generation */
         bool started;
         struct api_request api;
+        struct submit_job job; /* with the submission thread while submitting */
+        bool submitting;
         struct vkinfer_request *req;
         char id[64];
         long created;
@@ -408,6 +412,11 @@ static const char *context_param(const struct api_request *a, const char *msg) {
         return a->kind == API_CHAT ? "messages" : "prompt";
 }
 
+static enum MHD_Result continue_generation(struct http_exchange *x);
+
+/* Parses the request and hands it to the submission thread (rendering and
+ * tokenizing a long prompt would hold up every client); the connection
+ * sleeps until the job is done (see submitted). */
 static enum MHD_Result start_generation(struct http_exchange *x) {
         enum api_kind kind = x->route == ROUTE_CHAT ? API_CHAT : API_COMPLETION;
         char err[512];
@@ -415,16 +424,41 @@ static enum MHD_Result start_generation(struct http_exchange *x) {
         int r = api_request_parse(kind, x->body.p ? x->body.p : "", x->body.len, &x->api, err, sizeof(err), &param);
         if (r < 0)
                 return respond_error(x, r == -ENOMEM ? 500 : 400, r == -ENOMEM ? "out of memory" : err, param);
+        /* The body limit holds it already; the rule is D-Bus's too. */
+        if (params_check_prompt_size(&x->api.params, x->m->config.max_body_bytes, err, sizeof(err)) < 0)
+                return respond_error(x, 413, err, kind == API_CHAT ? "messages" : "prompt");
         api_make_id(kind, x->id, sizeof(x->id));
         x->created = (long) time(NULL);
-        struct vkinfer_error verr = {{0}};
         list_add(x); /* before submit: a notify may come at once */
-        r = vkinfer_engine_submit(x->m->engine, &x->api.params, on_engine_notify, x, &x->req, &verr);
+        x->job = (struct submit_job){.params = &x->api.params, .notify = on_engine_notify, .userdata = x};
+        x->submitting = true;
+        submitter_queue(x->m->submitter, &x->job);
+        x->suspended = true;
+        MHD_suspend_connection(x->conn);
+        return MHD_YES;
+}
+
+/* The submission thread is done with x's job: the error, or the answer
+ * starts. */
+static enum MHD_Result submitted(struct http_exchange *x) {
+        if (!atomic_load(&x->job.done)) { /* woken by an early notify */
+                x->suspended = true;
+                MHD_suspend_connection(x->conn);
+                return MHD_YES;
+        }
+        x->submitting = false;
+        int r = x->job.r;
         if (r < 0) {
                 list_remove(x);
                 int status = api_status_for_errno(r);
-                return respond_error(x, (unsigned) status, verr.message[0] ? verr.message : strerror(-r),
-                                     r == -ENOENT ? "model" : r == -E2BIG ? context_param(&x->api, verr.message) : NULL);
+                const char *msg = x->job.err.message[0] ? x->job.err.message : strerror(-r);
+                return respond_error(x, (unsigned) status, msg,
+                                     r == -ENOENT ? "model" : r == -E2BIG ? context_param(&x->api, msg) : NULL);
+        }
+        x->req = x->job.req;
+        if (x->m->drain_expired) { /* the drain timeout passed while it was submitted */
+                x->shutdown = true;
+                vkinfer_request_cancel(x->req);
         }
         /* The request's own copy: a reload may unload the default model
          * (and free its name) while this answer is still being written. */
@@ -442,9 +476,7 @@ static enum MHD_Result start_generation(struct http_exchange *x) {
                 x->responded = true;
                 return res;
         }
-        x->suspended = true;
-        MHD_suspend_connection(x->conn);
-        return MHD_YES;
+        return continue_generation(x); /* it may even be done already */
 }
 
 /* Called again after a resume, for a non-streamed answer. */
@@ -567,6 +599,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         x->started = true;
                         return start_generation(x);
                 }
+                if (x->submitting)
+                        return submitted(x);
                 return continue_generation(x);
         default:
                 return respond_error(x, 404, "unknown path", NULL);
@@ -589,12 +623,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         }
         if (!x)
                 return;
+        /* Only MHD_stop_daemon ends a connection during its submission, and
+         * the submission thread is stopped (every job done) before. */
+        if (x->submitting && atomic_load(&x->job.done) && x->job.r >= 0)
+                x->req = x->job.req;
         if (x->req) {
                 if (!x->finished)
                         log_info("%s: client went away, cancelling", x->id);
                 vkinfer_request_free(x->req); /* no notify after this returns */
         }
-        bool counted = x->in_list;
         list_remove(x);
         api_request_done(&x->api);
         free(x->body.p);
@@ -605,8 +642,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         struct manager *m = x->m;
         free(x);
         *con_cls = NULL;
-        if (counted)
-                manager_exchange_done(m);
+        manager_exchange_done(m); /* a drain may wait for it */
 }
 
 /* MHD's own messages (a client that vanished mid-answer, say) are routine:
@@ -653,11 +689,13 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
 }
 
 void http_server_dispatch_notifications(struct manager *m) {
-        for (struct http_exchange *x = m->exchanges; x; x = x->next)
-                if (atomic_exchange(&x->pending, false) && x->suspended) {
+        for (struct http_exchange *x = m->exchanges; x; x = x->next) {
+                bool submitted = x->submitting && atomic_load(&x->job.done);
+                if ((atomic_exchange(&x->pending, false) || submitted) && x->suspended) {
                         x->suspended = false;
                         MHD_resume_connection(x->conn);
                 }
+        }
         if (m->unix_server) {
                 MHD_run(m->unix_server->mhd);
                 update_timer(m->unix_server);

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "listen.h"
 #include "log.h"
+#include "submit.h"
 
 static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct manager *m = userdata;
@@ -198,6 +199,8 @@ struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
         http_server_cancel_all(m);
+        /* First: no job may run on an exchange or bus request freed below. */
+        m->submitter = submitter_free(m->submitter);
         if (m->bus)
                 bus_stop(m);
         m->unix_server = http_server_free(m->unix_server);
@@ -247,6 +250,10 @@ int manager_startup(struct manager *m) {
         int r = vkinfer_engine_new(&ec, &m->engine, &err);
         if (r < 0) {
                 log_error("cannot start the engine: %s", err.message);
+                return r;
+        }
+        if ((r = submitter_new(m->engine, m->notify_fd, &m->submitter)) < 0) {
+                log_error("cannot start the submission thread: %s", strerror(-r));
                 return r;
         }
         for (size_t i = 0; i < c->n_models; i++) {

@@ -13,6 +13,7 @@
 struct http_server;
 struct http_exchange;
 struct bus_request;
+struct submitter;
 typedef struct sd_bus sd_bus;
 
 struct manager {
@@ -20,6 +21,7 @@ struct manager {
         struct config config;
         const struct config_source *source; /* how config was built, for reloads */
         struct vkinfer_engine *engine;
+        struct submitter *submitter; /* submits requests to the engine off the loop */
         struct http_server *unix_server;
         struct http_server *tcp_server;
         bool socket_activated;

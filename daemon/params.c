@@ -115,3 +115,16 @@ const char *params_role(const char *role, char *err, size_t size) {
         snprintf(err, size, "role '%.64s' is not supported: use system, developer, user or assistant", role);
         return NULL;
 }
+
+int params_check_prompt_size(const struct vkinfer_gen_params *p, uint64_t max, char *err, size_t size) {
+        uint64_t n = p->prompt ? strlen(p->prompt) : 0;
+        for (size_t i = 0; i < p->n_messages; i++) {
+                const struct vkinfer_message *m = &p->messages[i];
+                n += (m->content ? strlen(m->content) : 0) + (m->reasoning_content ? strlen(m->reasoning_content) : 0);
+        }
+        if (n <= max)
+                return 0;
+        snprintf(err, size, "the prompt is %llu bytes, more than max-body (%llu)", (unsigned long long) n,
+                 (unsigned long long) max);
+        return -E2BIG;
+}

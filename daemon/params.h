@@ -37,6 +37,11 @@ int params_check_stop(size_t len, char *err, size_t size);
 /* "at most PARAMS_MAX_STOP stop sequences" for n of them, or 0. */
 int params_check_stop_count(size_t n, char *err, size_t size);
 
+/* The prompt's text (every message's content and reasoning, or the
+ * completion prompt) against max bytes, the same limit over both front
+ * ends (max-body): -E2BIG, with the reason, when it is over. */
+int params_check_prompt_size(const struct vkinfer_gen_params *p, uint64_t max, char *err, size_t size);
+
 /* A message's role as the chat templates take it (developer, OpenAI's newer
  * name for system, is system); NULL, with the reason, when unsupported. */
 const char *params_role(const char *role, char *err, size_t size);

@@ -142,6 +142,30 @@ def stop_conf(p, tmp, logpath):
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def prompt_limit(vkinferd, model):
+    """max-body limits a prompt over D-Bus as over HTTP (D-Bus took 30 MB,
+    HTTP 1 MiB): past it, the call fails with TooLarge and says why."""
+    p, tmp, sock, logpath = start_conf(vkinferd, "[server]\nmax-body = 1024\n[model tiny]\npath = %s\n" % model)
+    try:
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x" * 2000, "1", "max_tokens", "u", "1")
+        check(rc != 0 and "2000 bytes" in err and "max-body (1024)" in err, "a long prompt: %s %s" % (out, err))
+        rc, out, err = busctl("call", *DEST, "Chat", "a(ss)a{sv}", "2", "system", "s" * 600, "user", "u" * 600, "1",
+                              "max_tokens", "u", "1")
+        check(rc != 0 and "1200 bytes" in err and "max-body" in err, "long messages: %s %s" % (out, err))
+        if shutil.which("gdbus"):
+            r = subprocess.run(["gdbus", "call", "--session", "--dest", DEST[0], "--object-path", DEST[1],
+                                "--method", DEST[2] + ".Complete", "x" * 2000, "{}"],
+                               capture_output=True, text=True, timeout=30)
+            check("org.vkinfer.Error.TooLarge" in r.stderr, "error name: %s" % r.stderr)
+        rc, out, err = busctl("call", *DEST, "Complete", "sa{sv}", "x" * 900, "1", "max_tokens", "u", "1")
+        check(rc == 0, "a prompt within max-body: %s" % err)
+        st, body = vc.request(sock, "POST", "/v1/completions", body={"prompt": "x" * 2000, "max_tokens": 1})
+        check(st == 413, "the same prompt over HTTP: %s %s" % (st, body))
+        check(p.poll() is None, "the daemon died")
+    finally:
+        stop_conf(p, tmp, logpath)
+
+
 def no_model(vkinferd, model):
     """After a reload whose model fails to load there is no model: a Chat or
     Complete without one is refused with Unavailable (Chat dereferenced a
@@ -313,6 +337,7 @@ def main():
             print(open(logpath).read(), file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
     no_model(vkinferd, model)
+    prompt_limit(vkinferd, model)
     access_lists(vkinferd, model)
     drain_timeout(vkinferd, model)
     print("dbus: %s" % ("ok" if not harness.failures else "%d failed" % harness.failures), file=sys.stderr)

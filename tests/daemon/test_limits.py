@@ -3,17 +3,20 @@
 connection cap below the file descriptor limit (past it a clean 503, and
 the daemon answers again once they close); the deadline for a whole request
 (a client trickling it a byte at a time is cut off with 408); a queue slot
-freed as soon as its client leaves.
+freed as soon as its client leaves; a long prompt tokenized off the event
+loop, so that it holds up no other client.
 
-usage: test_limits.py VKINFERD MODEL.gguf"""
+usage: test_limits.py VKINFERD MODEL.gguf DEMO.gguf"""
 import json
 import os
+import random
 import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -302,8 +305,50 @@ def queue_slot(vkinferd, model):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def tokenize_off_loop(vkinferd, demo):
+    """A 4 MB prompt takes the demo model's BPE tokenizer about a second; it
+    used to be tokenized on the event loop, which answered nobody else
+    meanwhile. /health must keep answering while it runs."""
+    tmp = tempfile.mkdtemp(prefix="vkinferd-tokenize-")
+    p, sock = start(vkinferd, demo, tmp, "max-body = 8388608\n")
+    try:
+        rnd = random.Random(1)
+        prompt = "".join(rnd.choice("ab") for _ in range(4 << 20))  # one word: the slowest case for BPE
+        res = {}
+
+        def big():
+            t0 = time.monotonic()
+            res["answer"] = vc.request(sock, "POST", "/v1/completions", body={"prompt": prompt, "max_tokens": 1},
+                                       timeout=120)
+            res["took"] = time.monotonic() - t0
+
+        t = threading.Thread(target=big)
+        t.start()
+        worst, n = 0.0, 0
+        while t.is_alive():
+            t0 = time.monotonic()
+            st, _ = vc.request(sock, "GET", "/health", timeout=60)
+            worst = max(worst, time.monotonic() - t0)
+            n += 1
+            check(st == 200, "/health during the long prompt: %s" % st)
+        t.join()
+        st, body = res.get("answer", (None, None))
+        msg = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
+        check(st == 400 and "tokens" in msg, "the long prompt (longer than the context): %s %s" % (st, body))
+        took = res.get("took", 0)
+        check(worst < took / 2, "/health waited %.2fs of the %.2fs the long prompt took (%d answers)"
+              % (worst, took, n))
+    finally:
+        rc = harness.stop_daemon(p)
+        check(rc == 0, "clean exit: %s" % rc)
+        if harness.failures:
+            print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
-    vkinferd, model = sys.argv[1], sys.argv[2]
+    vkinferd, model, demo = sys.argv[1], sys.argv[2], sys.argv[3]
+    tokenize_off_loop(vkinferd, demo)
     queue_slot(vkinferd, model)
     fd_limit(vkinferd, model)
     max_connections(vkinferd, model)
