@@ -1,7 +1,8 @@
 /* HTTP routing and exchanges: one struct http_exchange per request, created
  * on MHD's first call for it and freed in its completion callback. Generation
  * requests are handed to the engine; their connections are suspended while
- * waiting and resumed when the scheduler thread signals new output. */
+ * waiting and resumed when the scheduler thread signals new output. Each
+ * connection has request-deadline to send a whole request (struct peer). */
 #include "http.h"
 
 #include <errno.h>
@@ -131,7 +132,7 @@ static struct peer *peer_of(struct MHD_Connection *conn) {
 
 static enum MHD_Result respond(struct http_exchange *x, unsigned status, const char *content_type, char *body) {
         struct peer *p = peer_of(x->conn);
-        if (p && p->state == DEADLINE_RECEIVING) /* answered before the whole request came */
+        if (p && p->deadline && p->state == DEADLINE_RECEIVING) /* answered before the whole request came */
                 p->state = DEADLINE_ANSWERED;
         if (!body) { /* the answer could not be built: not a 200 */
                 status = 500;
@@ -191,15 +192,13 @@ static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata) {
 
 static void deadline_arm(struct peer *p, uint64_t at, enum deadline_state state) {
         p->state = state;
-        if (!p->deadline)
-                return;
         sd_event_source_set_time(p->deadline, at);
         sd_event_source_set_enabled(p->deadline, SD_EVENT_ONESHOT);
 }
 
 static void deadline_off(struct MHD_Connection *conn) {
         struct peer *p = peer_of(conn);
-        if (p && p->state != DEADLINE_OFF) {
+        if (p && p->deadline && p->state != DEADLINE_OFF) {
                 p->state = DEADLINE_OFF;
                 sd_event_source_set_enabled(p->deadline, SD_EVENT_OFF);
         }
@@ -210,7 +209,7 @@ static void deadline_off(struct MHD_Connection *conn) {
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         struct http_server *s = cls;
         struct peer *p = peer_of(conn);
-        if (p && p->state == DEADLINE_IDLE) {
+        if (p && p->deadline && p->state == DEADLINE_IDLE) {
                 uint64_t now, at = 0;
                 sd_event_now(s->m->event, CLOCK_MONOTONIC, &now);
                 sd_event_source_get_time(p->deadline, &at);
@@ -615,7 +614,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
          * connections are freed before this could fire. */
         struct peer *p = peer_of(conn);
         struct http_server *s = cls;
-        if (p) {
+        if (p && p->deadline) {
                 uint64_t now;
                 sd_event_now(s->m->event, CLOCK_MONOTONIC, &now);
                 deadline_arm(p, now + (uint64_t) s->m->config.request_timeout_sec * 1000000ull + s->deadline_usec,
