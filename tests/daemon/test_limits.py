@@ -137,11 +137,24 @@ def fd_limit(vkinferd, model):
 
 def max_connections(vkinferd, model):
     """max-connections = 3: a fourth client gets 503 at once, even while the
-    first three send nothing; one leaving makes room."""
+    first three send nothing; one leaving makes room. Connections that
+    ended every which way before are no longer counted."""
     tmp = tempfile.mkdtemp(prefix="vkinferd-maxconn-")
     p, sock = start(vkinferd, model, tmp, "max-connections = 3\n")
     try:
-        time.sleep(0.2)  # wait_for_socket's own connection is gone
+        for _ in range(3):
+            vc.request(sock, "GET", "/health")
+            vc.raw_exchange(sock, b"GARBAGE\r\n\r\n")
+            connect(sock).close()
+            s = connect(sock)
+            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
+            s.close()
+            vc.request(sock, "POST", "/v1/completions", body={"prompt": "x", "max_tokens": 1})
+            try:
+                list(vc.stream(sock, "/v1/completions", {"prompt": "x", "max_tokens": 1}))
+            except RuntimeError:
+                pass
+        time.sleep(0.3)  # the ones closed last are gone
         idle = [connect(sock) for _ in range(3)]
         s = connect(sock)
         t0 = time.monotonic()
