@@ -17,8 +17,39 @@ layout(push_constant) uniform PC { push_matvec_id p; } pc;
 layout(push_constant) uniform PC { push_matvec p; } pc;
 #endif
 
+// x seen 4 floats at a time, for the types' dot products: on a CPU device
+// each load instruction costs a loop over the invocations, so one vec4 load
+// is far cheaper than four float ones (x2 for the whole matvec on lavapipe);
+// on a GPU one 16-byte load per lane is what coalesces best.
+layout(binding = 1) readonly buffer XVec4 { vec4 x4[]; };
+
 // The first element of this workgroup's vector in x.
 uint x0;
+
+// Floats 4l .. 4l + 3 past an x index whose low 2 bits are a, from the
+// aligned vec4s c (l) and n (l + 1); a is the same for the whole
+// workgroup, so this is selects, no branch (a CPU device would run both
+// sides of a branch).
+vec4 x_shift(vec4 c, vec4 n, uint a) {
+        return a == 0u ? c : a == 1u ? vec4(c.yzw, n.x) : a == 2u ? vec4(c.zw, n.xy) : vec4(c.w, n.xyz);
+}
+
+// x4 index of the vec4 after vec4 l (0..7) of the 32 floats at xb: the
+// last only when xb is not aligned (else it would lie past the 32).
+uint x_next(uint xb, uint l) {
+        return (xb >> 2) + l + (l < 7u ? 1u : min(xb & 3u, 1u));
+}
+
+// The 32 floats of x at index xb as 8 vec4s.
+void x_load32(uint xb, out vec4 xv[8]) {
+        uint a = xb & 3u;
+        vec4 xc = x4[xb >> 2];
+        for (uint l = 0; l < 8u; l++) {
+                vec4 xn = x4[x_next(xb, l)];
+                xv[l] = x_shift(xc, xn, a);
+                xc = xn;
+        }
+}
 
 #define WDATA w
 #define MATVEC

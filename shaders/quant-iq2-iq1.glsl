@@ -32,13 +32,6 @@
 #include "iq2-grids.h"
 #endif
 
-// The 32 bits at even byte b.
-uint iq_u32(uint b) {
-        uint i = b >> 2;
-        uint lo = WDATA[i], hi = WDATA[i + ((b >> 1) & 1u)];
-        return (b & 2u) != 0u ? (lo >> 16) | (hi << 16) : lo;
-}
-
 // The 64 bits at even byte b, low word first.
 uvec2 iq_u64(uint b) {
         uint i = b >> 2;
@@ -126,7 +119,7 @@ float dequant(uint row, uint k) {
         uint s = j / 32u, g = (j % 32u) / 8u, e = j % 8u;
 #if defined(WTYPE_IQ2_XXS) || defined(WTYPE_IQ2_XS) || defined(WTYPE_IQ2_S)
 #if defined(WTYPE_IQ2_XXS)
-        uint aux = iq_u32(b + 6u + 8u * s);
+        uint aux = w_u32(b + 6u + 8u * s);
         float db = w_f16(b) * (0.5 + float(aux >> 28)) * 0.25;
         uint idx = w_u8(b + 2u + 8u * s + g), sg = ksigns((aux >> (7u * g)) & 127u);
 #elif defined(WTYPE_IQ2_XS)
@@ -163,24 +156,6 @@ float dequant(uint row, uint k) {
 
 #ifdef MATVEC
 #define HAVE_DOT
-// matvec's x (binding 1) seen 4 floats at a time: on a CPU device each load
-// instruction costs a loop over the invocations, so one vec4 load is far
-// cheaper than four float ones. (quant-k.glsl has the same helpers.)
-layout(binding = 1) readonly buffer XVec4 { vec4 x4[]; };
-
-// Floats 4l .. 4l + 3 past an x index whose low 2 bits are a, from the
-// aligned vec4s c (l) and n (l + 1); a is the same for the whole
-// workgroup, so this is selects, no branch.
-vec4 x_shift(vec4 c, vec4 n, uint a) {
-        return a == 0u ? c : a == 1u ? vec4(c.yzw, n.x) : a == 2u ? vec4(c.zw, n.xy) : vec4(c.w, n.xyz);
-}
-
-// x4 index of the vec4 after vec4 l (0..7) of the 32 floats at xb: the
-// last only when xb is not aligned (else it would lie past the 32).
-uint x_next(uint xb, uint l) {
-        return (xb >> 2) + l + (l < 7u ? 1u : min(xb & 3u, 1u));
-}
-
 // The 8 codes of grid entry ge, elements 0..3 and 4..7.
 uvec4 codes_lo(uint ge) {
         return (uvec4(ge) >> uvec4(0u, 2u, 4u, 6u)) & 3u;
@@ -206,7 +181,7 @@ float sub_dot(uint b, uint sb, uint k0) {
         uvec2 q = iq_u64(b + 2u + 8u * sb);
         uint sc = w_u8(b + 66u + sb);
 #else
-        uint qs = iq_u32(b + 2u + 4u * sb), sg = iq_u32(b + 34u + 4u * sb);
+        uint qs = w_u32(b + 2u + 4u * sb), sg = w_u32(b + 34u + 4u * sb);
         uint qh = w_u8(b + 66u + sb), sc = w_u8(b + 74u + sb);
 #endif
         uint xb = x0 + k0 + 32u * sb, a = xb & 3u;
@@ -242,10 +217,10 @@ float group_dot1(uint ge, float delta, vec4 xv0, vec4 xv1) {
 
 float sub_dot(uint b, uint sb, uint k0) {
 #if defined(WTYPE_IQ1_S)
-        uint qs = iq_u32(b + 2u + 4u * sb), qh = w_u16(b + 34u + 2u * sb);
+        uint qs = w_u32(b + 2u + 4u * sb), qh = w_u16(b + 34u + 2u * sb);
         float delta = (qh & 0x8000u) != 0u ? -IQ1_DELTA : IQ1_DELTA;
 #else
-        uint qs = iq_u32(b + 4u * sb), qh = w_u16(b + 32u + 2u * sb);
+        uint qs = w_u32(b + 4u * sb), qh = w_u16(b + 32u + 2u * sb);
         uvec2 sc = iq_u64(b + 48u);
 #endif
         uint xb = x0 + k0 + 32u * sb, a = xb & 3u;

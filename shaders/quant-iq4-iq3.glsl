@@ -26,14 +26,6 @@
 #if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS) || defined(WTYPE_IQ3_XXS) || defined(WTYPE_IQ3_S)
 #include "iq3-grids.h"
 
-// The 32 bits at even byte b: two words when b is not word aligned.
-uint w_u32(uint b) {
-        uint i = b >> 2;
-        if ((b & 2u) == 0u)
-                return WDATA[i];
-        return (WDATA[i] >> 16) | (WDATA[i + 1u] << 16);
-}
-
 #if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS)
 float kvalue(uint q) {
         return float(sext8(kvalues_iq4nl[q >> 2] >> ((q & 3u) * 8u)));
@@ -79,24 +71,6 @@ float dequant(uint row, uint k) {
 
 #ifdef MATVEC
 #define HAVE_DOT
-// matvec's x (binding 1) seen 4 floats at a time: on a CPU device each load
-// instruction costs a loop over the invocations, so one vec4 load is far
-// cheaper than four float ones. (quant-k.glsl has the same helpers.)
-layout(binding = 1) readonly buffer XVec4 { vec4 x4[]; };
-
-// Floats 4l .. 4l + 3 past an x index whose low 2 bits are a, from the
-// aligned vec4s c (l) and n (l + 1); a is the same for the whole
-// workgroup, so this is selects, no branch.
-vec4 x_shift(vec4 c, vec4 n, uint a) {
-        return a == 0u ? c : a == 1u ? vec4(c.yzw, n.x) : a == 2u ? vec4(c.zw, n.xy) : vec4(c.w, n.xyz);
-}
-
-// x4 index of the vec4 after vec4 l (0..7) of the 32 floats at xb: the
-// last only when xb is not aligned (else it would lie past the 32).
-uint x_next(uint xb, uint l) {
-        return (xb >> 2) + l + (l < 7u ? 1u : min(xb & 3u, 1u));
-}
-
 #if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS)
 // 32 elements from 4 qs words q times the 32 floats at xb: the low nibbles
 // of q are elements 0..15 (byte i of word j is element 4j + i), the high

@@ -31,13 +31,6 @@ uvec2 scale_min_k4(uint sb, uint j) {
 #endif
 
 #if defined(WTYPE_Q3_K)
-// The 32 bits at even byte b, b + 4 within the block: both words read
-// whatever the alignment (no divergence between invocations).
-uint w_u32(uint b) {
-        uint i = b >> 2, lo = WDATA[i], hi = WDATA[i + ((b >> 1) & 1u)];
-        return (b & 2u) != 0u ? (lo >> 16) | (hi << 16) : lo;
-}
-
 // The 6-bit scales 2 * sb and 2 * sb + 1 of the 12 bytes at `sc`, + 32.
 uvec2 scales_q3_k(uint sc, uint sb) {
         uint lo = w_u16(sc + ((2u * sb) & 7u)) >> (sb & 4u), hi = w_u16(sc + 8u + ((2u * sb) & 3u)) >> (sb & 6u);
@@ -146,25 +139,6 @@ float sub_dot(uint b, uint sb, uint k0) {
 }
 #elif defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K)
 #define HAVE_DOT
-// matvec's x (binding 1) seen 4 floats at a time: on a CPU device each load
-// instruction costs a loop over the invocations, so one vec4 load is far
-// cheaper than four float ones. (quant-ternary.glsl has the same helpers.)
-layout(binding = 1) readonly buffer XVec4 { vec4 x4[]; };
-
-// Floats 4l .. 4l + 3 past an x index whose low 2 bits are a, from the
-// aligned vec4s c (l) and n (l + 1); a is the same for the whole
-// workgroup, so this is selects, no branch (a CPU device would run both
-// sides of a branch).
-vec4 x_shift(vec4 c, vec4 n, uint a) {
-        return a == 0u ? c : a == 1u ? vec4(c.yzw, n.x) : a == 2u ? vec4(c.zw, n.xy) : vec4(c.w, n.xyz);
-}
-
-// x4 index of the vec4 after vec4 l (0..7) of the 32 floats at xb: the
-// last only when xb is not aligned (else it would lie past the 32).
-uint x_next(uint xb, uint l) {
-        return (xb >> 2) + l + (l < 7u ? 1u : min(xb & 3u, 1u));
-}
-
 #if defined(WTYPE_Q2_K)
 // Sub-block sb = 4 * n + c: bits 2c of qs[32n + l], l < 32, in 8 words
 // (word aligned), two 16-element scales and mins applied once each.

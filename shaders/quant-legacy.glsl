@@ -11,15 +11,6 @@
 // multiply-add is fused (get_rows is exact).
 #if defined(WTYPE_Q4_0) || defined(WTYPE_Q4_1) || defined(WTYPE_Q5_0) || defined(WTYPE_Q5_1) || defined(WTYPE_Q8_0)
 
-#if defined(WTYPE_Q5_0)
-// The 32 bits at even byte b, b + 4 within the block: both words read
-// whatever the alignment (no divergence between invocations).
-uint w_u32(uint b) {
-        uint i = b >> 2, lo = WDATA[i], hi = WDATA[i + ((b >> 1) & 1u)];
-        return (b & 2u) != 0u ? (lo >> 16) | (hi << 16) : lo;
-}
-#endif
-
 float dequant(uint row, uint k) {
         uint b = row + (k / 32u) * BLOCK_BYTES, j = k % 32u;
 #if defined(WTYPE_Q8_0)
@@ -51,36 +42,28 @@ float dequant(uint row, uint k) {
 }
 
 #ifdef MATVEC
+#define HAVE_DOT
+// Whole blocks, 4 quants to a word against x as vec4s (x_load32 in
+// matvec.comp): elements 4l .. 4l + 3 are xv[l].
 #if defined(WTYPE_Q8_0)
-#define HAVE_DOT
-// A whole Q8_0 block, read as 16 halfwords.
 float block_dot(uint b, uint k0) {
+        vec4 xv[8];
+        x_load32(x0 + k0, xv);
         float s = 0.0;
-        for (uint i = 0; i < 16u; i++) {
-                uint v = w_u16(b + 2u + 2u * i);
-                s += float(sext8(v & 0xffu)) * x[x0 + k0 + 2u * i] + float(sext8(v >> 8)) * x[x0 + k0 + 2u * i + 1u];
-        }
+        for (uint l = 0; l < 8u; l++)
+                s += dot(vec4(ivec4(uvec4(w_u32(b + 2u + 4u * l)) << uvec4(24u, 16u, 8u, 0u)) >> 24), xv[l]);
         return s * w_f16(b);
 }
-#elif defined(WTYPE_Q4_0)
-#define HAVE_DOT
+#else
+// 4-bit quants: word l of qs holds the low nibbles of elements 4l .. 4l + 3
+// and the high ones of 16 + 4l ..; the fifth bits come from one qh word.
+// With a min (Q4_1, Q5_1) the block is d * sum(q x) + m * sum(x); Q4_0 and
+// Q5_0 subtract their 8 or 16 per element (no cancellation against a large
+// sum).
 float block_dot(uint b, uint k0) {
-        float s = 0.0;
-        for (uint i = 0; i < 8u; i++) {
-                uint v = w_u16(b + 2u + 2u * i);
-                uint j = 2u * i;
-                s += (float(v & 15u) - 8.0) * x[x0 + k0 + j] + (float((v >> 8) & 15u) - 8.0) * x[x0 + k0 + j + 1u] +
-                     (float((v >> 4) & 15u) - 8.0) * x[x0 + k0 + j + 16u] + (float(v >> 12) - 8.0) * x[x0 + k0 + j + 17u];
-        }
-        return s * w_f16(b);
-}
-#else // Q4_1, Q5_0, Q5_1
-#define HAVE_DOT
-// Word by word (4 elements low, 4 high); the fifth bits come from one qh
-// word. With a min (Q4_1, Q5_1) the block is d * sum(q x) + m * sum(x);
-// Q5_0 subtracts its 16 per element (no cancellation against a large sum).
-float block_dot(uint b, uint k0) {
-#if defined(WTYPE_Q5_0)
+#if defined(WTYPE_Q4_0)
+        const uint qs = 2u;
+#elif defined(WTYPE_Q5_0)
         uint qh = w_u32(b + 2u);
         const uint qs = 6u;
 #elif defined(WTYPE_Q5_1)
@@ -89,30 +72,30 @@ float block_dot(uint b, uint k0) {
 #else
         const uint qs = 4u;
 #endif
-        uint xb = x0 + k0;
+        vec4 xv[8];
+        x_load32(x0 + k0, xv);
         float acc = 0.0, xs = 0.0;
-        for (uint l = 0; l < 16u; l += 4u) {
-#if defined(WTYPE_Q5_0)
-                uint v = w_u32(b + qs + l);
+        for (uint l = 0; l < 4u; l++) {
+#if defined(WTYPE_Q4_0) || defined(WTYPE_Q5_0)
+                uvec4 v = uvec4(w_u32(b + qs + 4u * l));
 #else
-                uint v = w[(b + qs + l) >> 2];
+                uvec4 v = uvec4(w[((b + qs) >> 2) + l]);
 #endif
-                for (uint i = 0; i < 4u; i++) {
-                        uint lo = (v >> (8u * i)) & 15u, hi = (v >> (8u * i + 4u)) & 15u;
+                uvec4 lo = (v >> uvec4(0u, 8u, 16u, 24u)) & 15u, hi = (v >> uvec4(4u, 12u, 20u, 28u)) & 15u;
 #if defined(WTYPE_Q5_0) || defined(WTYPE_Q5_1)
-                        lo |= ((qh >> (l + i)) << 4) & 16u;
-                        hi |= ((qh >> (l + i + 12u))) & 16u;
+                lo |= ((uvec4(qh) >> (4u * l + uvec4(0u, 1u, 2u, 3u))) << 4) & 16u;
+                hi |= (uvec4(qh) >> (4u * l + uvec4(12u, 13u, 14u, 15u))) & 16u;
 #endif
-                        float xl = x[xb + l + i], xh = x[xb + l + i + 16u];
-#if defined(WTYPE_Q5_0)
-                        acc += float(int(lo) - 16) * xl + float(int(hi) - 16) * xh;
+#if defined(WTYPE_Q4_0)
+                acc += dot(vec4(lo) - 8.0, xv[l]) + dot(vec4(hi) - 8.0, xv[l + 4u]);
+#elif defined(WTYPE_Q5_0)
+                acc += dot(vec4(lo) - 16.0, xv[l]) + dot(vec4(hi) - 16.0, xv[l + 4u]);
 #else
-                        acc += float(lo) * xl + float(hi) * xh;
-                        xs += xl + xh;
+                acc += dot(vec4(lo), xv[l]) + dot(vec4(hi), xv[l + 4u]);
+                xs += dot(xv[l] + xv[l + 4u], vec4(1.0));
 #endif
-                }
         }
-#if defined(WTYPE_Q5_0)
+#if defined(WTYPE_Q4_0) || defined(WTYPE_Q5_0)
         return w_f16(b) * acc;
 #else
         vec2 dm = unpackHalf2x16(w[b >> 2]);

@@ -41,25 +41,6 @@ float dequant(uint row, uint k) {
 
 #ifdef MATVEC
 #define HAVE_DOT
-// matvec's x (binding 1) seen 4 floats at a time: on a CPU device each load
-// instruction costs a loop over the invocations, so one vec4 load is far
-// cheaper than four float ones (x2 for the whole matvec on lavapipe).
-layout(binding = 1) readonly buffer XVec4 { vec4 x4[]; };
-
-// Floats 4l .. 4l + 3 past an x index whose low 2 bits are a, from the
-// aligned vec4s c (l) and n (l + 1); a is the same for the whole
-// workgroup, so this is selects, no branch (a CPU device would run both
-// sides of a branch).
-vec4 x_shift(vec4 c, vec4 n, uint a) {
-        return a == 0u ? c : a == 1u ? vec4(c.yzw, n.x) : a == 2u ? vec4(c.zw, n.xy) : vec4(c.w, n.xyz);
-}
-
-// x4 index of the vec4 after vec4 l (0..7) of the 32 floats at xb: the
-// last only when xb is not aligned (else it would lie past the 32).
-uint x_next(uint xb, uint l) {
-        return (xb >> 2) + l + (l < 7u ? 1u : min(xb & 3u, 1u));
-}
-
 #if defined(WTYPE_TQ1_0)
 // Sub-block sb: its trits live in the words at byte `off` (qs[0..31] for
 // sb < 5, else qs[32..47] and qh), read once, as whole aligned words, and

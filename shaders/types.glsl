@@ -21,6 +21,12 @@ uint w_u8(uint b) {
 uint w_u16(uint b) {
         return (WDATA[b >> 2] >> ((b & 2u) * 8u)) & 0xffffu;
 }
+// The 32 bits at even byte b: both words read whatever the alignment (no
+// divergence between invocations); b + 4 must lie within the buffer.
+uint w_u32(uint b) {
+        uint i = b >> 2, lo = WDATA[i], hi = WDATA[i + ((b >> 1) & 1u)];
+        return (b & 2u) != 0u ? (lo >> 16) | (hi << 16) : lo;
+}
 float w_f16(uint b) {
         return unpackHalf2x16(w_u16(b)).x;
 }
