@@ -221,6 +221,12 @@ int cmd_bench(int argc, char **argv) {
         printf("prefill %-5ld     %.1f tokens/s (median of %ld)\n", n_prompt, p_tps, reps);
         printf("decode  %-5ld     %.2f tokens/s (median of %ld): %.2f GB/s effective, %.1f%% of copy bandwidth\n",
                n_decode, d_tps, reps, per_token * d_tps / 1e9, 100.0 * per_token * d_tps / bw);
+        /* The last step recorded was a decode step: what a GPU pays for
+         * besides the bytes (each barrier drains the device). */
+        uint32_t n_disp, n_barr;
+        runner_vk_step_counts(run, &n_disp, &n_barr);
+        printf("decode step:       %u dispatches, %u barriers (%.1f dispatches per layer of %u)\n", n_disp, n_barr,
+               (double) n_disp / m->hp.n_layer, m->hp.n_layer);
         rc = 0;
         if (vk_ctx_validation_count(ctx) > 0) {
                 fprintf(stderr, "vkinfer: %llu Vulkan validation message(s)\n",

@@ -58,5 +58,8 @@ int runner_vk_estimate(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx
  * picks) and the KV cache for n_keys positions of kv_value_bytes per value
  * (rows: llama/qwen2 K and V of every kv head, deepseek2 the latent and
  * k_pe). */
+/* Dispatches and pipeline barriers in the step the runner recorded last
+ * (a decode step's after a decode step). */
+void runner_vk_step_counts(const struct runner *rn, uint32_t *ret_dispatches, uint32_t *ret_barriers);
 void runner_vk_decode_bytes(const struct model *m, uint32_t n_keys, uint32_t kv_value_bytes, uint64_t *ret_weights,
                             uint64_t *ret_kv);

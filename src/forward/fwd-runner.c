@@ -301,3 +301,9 @@ int runner_vk_new(struct vk_ctx *ctx, const struct model *m, uint32_t n_ctx, uin
                   struct vkinfer_err *err) {
         return runner_vk_new_opts(ctx, m, n_ctx, max_seqs, NULL, ret, err);
 }
+
+void runner_vk_step_counts(const struct runner *rn, uint32_t *ret_dispatches, uint32_t *ret_barriers) {
+        const struct fwd *f = (const struct fwd *) rn;
+        *ret_dispatches = vk_seq_n_dispatches(f->seq);
+        *ret_barriers = vk_seq_n_barriers(f->seq);
+}

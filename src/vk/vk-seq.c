@@ -18,7 +18,7 @@ struct vk_seq {
         VkDescriptorPool *dpools;
         uint32_t n_dpools, cur_dpool;
         bool recording, recorded, pending;
-        uint32_t n_dispatches;
+        uint32_t n_dispatches, n_barriers;
 
         /* VKINFER_PROFILE: a timestamp after each of the first PROFILE_CAP
          * dispatches (query 0 is the start), and which shader it ended */
@@ -98,6 +98,10 @@ uint32_t vk_seq_n_dispatches(const struct vk_seq *s) {
         return s->n_dispatches;
 }
 
+uint32_t vk_seq_n_barriers(const struct vk_seq *s) {
+        return s->n_barriers;
+}
+
 static void profile_collect(struct vk_seq *s) {
         if (!s->queries || s->n_queries < 2)
                 return;
@@ -131,6 +135,7 @@ int vk_seq_begin(struct vk_seq *s, struct vkinfer_err *err) {
                 vkResetDescriptorPool(s->ctx->device, s->dpools[i], 0);
         s->cur_dpool = 0;
         s->n_dispatches = 0;
+        s->n_barriers = 0;
         s->recorded = false;
         VkResult vr = vkResetCommandBuffer(s->cmd, 0);
         VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -159,6 +164,7 @@ static void barrier(struct vk_seq *s) {
         };
         VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
         vkCmdPipelineBarrier(s->cmd, st, st, 0, 1, &mb, 0, NULL, 0, NULL);
+        s->n_barriers++;
 }
 
 static int alloc_set(struct vk_seq *s, VkDescriptorSetLayout layout, VkDescriptorSet *ret, struct vkinfer_err *err) {

@@ -206,6 +206,9 @@ int vk_seq_wait(struct vk_seq *s, struct vkinfer_err *err);
 int vk_seq_run(struct vk_seq *s, struct vkinfer_err *err);
 /* Dispatches recorded since vk_seq_begin. */
 uint32_t vk_seq_n_dispatches(const struct vk_seq *s);
+/* Pipeline barriers recorded since vk_seq_begin (a GPU drains its work at
+ * each: the figure fusing and dependency tracking bring down). */
+uint32_t vk_seq_n_barriers(const struct vk_seq *s);
 
 /* Spreads n workgroups over x and y within the device's limits (shaders
  * use wg_linear() and check the bound). */

@@ -35,6 +35,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: %s VARIANT PATH [f32|f16|bf16|q8_0|q4_0 [SEED]]\nvariants:\n", argv[0]);
                 for (size_t i = 0; tiny_model_variants[i]; i++)
                         fprintf(stderr, "  %s\n", tiny_model_variants[i]);
+                for (size_t i = 0; tiny_model_bench_variants[i]; i++)
+                        fprintf(stderr, "  %s (real layer shapes, for benchmarks)\n", tiny_model_bench_variants[i]);
                 return 2;
         }
         if (tiny_model_variant(argv[1], &o) < 0) {

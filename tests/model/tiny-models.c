@@ -62,6 +62,14 @@ const char *const tiny_model_variants[] = {
         NULL,
 };
 
+/* Real layer shapes with few layers and experts, for benchmarks only (the
+ * tests iterate the list above): kernels' work, not their count, decides. */
+const char *const tiny_model_bench_variants[] = {
+        "deepseek2-v2-lite-shapes",
+        "llama-8b-shapes",
+        NULL,
+};
+
 static void v3_routing(struct tiny_model_opts *o) {
         o->sigmoid = true;
         o->weights_norm = true;
@@ -121,6 +129,33 @@ int tiny_model_variant(const char *name, struct tiny_model_opts *o) {
                 o->n_groups_used = 2;
                 o->n_ff_exp = 20;
                 o->n_expert_shared = 2;
+        } else if (strcmp(name, "deepseek2-v2-lite-shapes") == 0) {
+                /* DeepSeek-V2-Lite's layers (config.json): 3 of its 27,
+                 * 8 of its 64 experts (6 used), vocabulary 4096 of 102400:
+                 * 2048 x 1408 expert matrices, 16 heads, MLA 512 + 64 */
+                o->n_vocab = 4096;
+                o->n_embd = 2048;
+                o->n_head = 16;
+                o->q_lora_rank = 0;
+                o->kv_lora_rank = 512;
+                o->qk_nope = 128;
+                o->qk_rope = 64;
+                o->v_head = 128;
+                o->n_ff = 10944;
+                o->n_expert = 8;
+                o->n_expert_used = 6;
+                o->n_expert_shared = 2;
+                o->n_ff_exp = 1408;
+                o->yarn_orig_ctx = 4096;
+        } else if (strcmp(name, "llama-8b-shapes") == 0) {
+                /* Llama 3 8B's layers: 2 of its 32, vocabulary 4096 */
+                o->n_vocab = 4096;
+                o->n_embd = 4096;
+                o->n_head = 32;
+                o->n_head_kv = 8;
+                o->head_dim = 128;
+                o->n_ff = 14336;
+                o->yarn_orig_ctx = 8192;
         } else if (strcmp(name, "llama") == 0 || strcmp(name, "qwen2") == 0) {
                 /* defaults: 4 heads over 2 key/value heads */
         } else if (strcmp(name, "llama-mqa-rope-freqs") == 0) {

@@ -86,6 +86,8 @@ void tiny_model_defaults(struct tiny_model_opts *o, enum tiny_arch arch);
  * "deepseek2-nogroups-nextn", "deepseek2-odd" (odd sizes), "llama",
  * "llama-mqa-rope-freqs", "qwen2", "qwen2-odd-tied", "qwen2-yarn". */
 extern const char *const tiny_model_variants[];
+/* Variants with real layer shapes (hundreds of MiB), for benchmarks. */
+extern const char *const tiny_model_bench_variants[];
 /* Defaults plus the named variant; -ENOENT for an unknown name. */
 int tiny_model_variant(const char *name, struct tiny_model_opts *o);
 
