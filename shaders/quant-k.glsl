@@ -85,8 +85,8 @@ float dequant(uint row, uint k) {
 #if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
 #define HAVE_DOT
 // Sub-block sb (32 elements) of the super-block at b: its scale and min
-// applied once; quants read a word (4 elements) at a time (blocks are 144 /
-// 176 bytes, so word aligned). Sub-blocks, not super-blocks, are spread over
+// applied once; quants read a word (4 elements) at a time against a vec4 of
+// x (blocks are 144 / 176 bytes, so word aligned). Sub-blocks, not super-blocks, are spread over
 // the invocations: a 7168-wide row has only 28 super-blocks.
 float sub_dot(uint b, uint sb, uint k0) {
 #if defined(WTYPE_Q5_K)
@@ -95,45 +95,44 @@ float sub_dot(uint b, uint sb, uint k0) {
         const uint qs_off = 16u;
 #endif
         uvec2 sm = scale_min_k4(b + 4u, sb);
-        uint qs = b + qs_off + 32u * (sb / 2u), shift = (sb & 1u) * 4u;
+        uint qs = (b + qs_off + 32u * (sb / 2u)) >> 2, shift = (sb & 1u) * 4u;
+        uint xb = x0 + k0 + 32u * sb, a = xb & 3u;
+        vec4 xc = x4[xb >> 2];
         float acc = 0.0, xs = 0.0;
-        for (uint l = 0; l < 32u; l += 4u) {
-                uint wd = w[(qs + l) >> 2];
+        for (uint l = 0; l < 8u; l++) {
+                vec4 xn = x4[x_next(xb, l)];
+                vec4 xv = x_shift(xc, xn, a);
+                xc = xn;
+                uvec4 q = (uvec4(w[qs + l]) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & 15u;
 #if defined(WTYPE_Q5_K)
-                uint hd = w[(b + 16u + l) >> 2];
+                q += ((uvec4(w[((b + 16u) >> 2) + l]) >> (uvec4(0u, 8u, 16u, 24u) + sb)) & 1u) * 16u;
 #endif
-                for (uint i = 0; i < 4u; i++) {
-                        uint q = (wd >> (8u * i + shift)) & 15u;
-#if defined(WTYPE_Q5_K)
-                        q += ((hd >> (8u * i + sb)) & 1u) * 16u;
-#endif
-                        float xv = x[x0 + k0 + 32u * sb + l + i];
-                        acc += float(q) * xv;
-                        xs += xv;
-                }
+                acc += dot(vec4(q), xv);
+                xs += dot(xv, vec4(1.0));
         }
         return w_f16(b) * float(sm.x) * acc - w_f16(b + 2u) * float(sm.y) * xs;
 }
 #elif defined(WTYPE_Q6_K)
 #define HAVE_DOT
 // The 32 elements (half, quarter) = (sb / 4, sb % 4) of the super-block at
-// b: elements 128 * half + 32 * quarter + l, two scales.
+// b: elements 128 * half + 32 * quarter + l, two scales; 4 quants at a time
+// against a vec4 of x (w_u32: the block is only 16-bit aligned).
 float sub_dot(uint b, uint sb, uint k0) {
         uint half_ = sb / 4u, qd = sb % 4u;
         uint ql = b + 64u * half_ + 32u * (qd & 1u), qh = b + 128u + 32u * half_;
         uint shift = qd < 2u ? 0u : 4u;
-        float acc0 = 0.0, acc1 = 0.0;
-        for (uint l = 0; l < 32u; l += 2u) {
-                uint lo = w_u16(ql + l), hi = w_u16(qh + l);
-                for (uint i = 0; i < 2u; i++) {
-                        uint q = ((lo >> (8u * i + shift)) & 15u) | (((hi >> (8u * i + 2u * qd)) & 3u) << 4);
-                        float v = float(int(q) - 32) * x[x0 + k0 + 128u * half_ + 32u * qd + l + i];
-                        if (l < 16u)
-                                acc0 += v;
-                        else
-                                acc1 += v;
-                }
+        uint xb = x0 + k0 + 128u * half_ + 32u * qd, a = xb & 3u;
+        vec4 xc = x4[xb >> 2];
+        float acc[2] = float[2](0.0, 0.0);
+        for (uint l = 0; l < 8u; l++) {
+                vec4 xn = x4[x_next(xb, l)];
+                vec4 xv = x_shift(xc, xn, a);
+                xc = xn;
+                uvec4 lo = (uvec4(w_u32(ql + 4u * l)) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & 15u;
+                uvec4 hi = (uvec4(w_u32(qh + 4u * l)) >> (uvec4(0u, 8u, 16u, 24u) + 2u * qd)) & 3u;
+                acc[l / 4u] += dot(vec4(ivec4(lo | (hi << 4)) - 32), xv);
         }
+        float acc0 = acc[0], acc1 = acc[1];
         uint sc = b + 192u + 8u * half_ + 2u * qd;
         return w_f16(b + 208u) * (float(sext8(w_u8(sc))) * acc0 + float(sext8(w_u8(sc + 1u))) * acc1);
 }
