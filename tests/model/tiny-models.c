@@ -132,11 +132,14 @@ int tiny_model_variant(const char *name, struct tiny_model_opts *o) {
         } else if (strcmp(name, "deepseek2-v2-lite-shapes") == 0) {
                 /* DeepSeek-V2-Lite's layers (config.json): 3 of its 27,
                  * 8 of its 64 experts (6 used), vocabulary 4096 of 102400:
-                 * 2048 x 1408 expert matrices, 16 heads, MLA 512 + 64 */
+                 * 2048 x 1408 expert matrices, 16 heads, MLA 512 + 64.
+                 * Queries through a 1536 q_lora as V2 and V3 have it:
+                 * llama.cpp takes a deepseek2 file without q_lora for Lite
+                 * only when it has 27 layers, and refuses this one else. */
                 o->n_vocab = 4096;
                 o->n_embd = 2048;
                 o->n_head = 16;
-                o->q_lora_rank = 0;
+                o->q_lora_rank = 1536;
                 o->kv_lora_rank = 512;
                 o->qk_nope = 128;
                 o->qk_rope = 64;
