@@ -6,6 +6,9 @@
 set -eu
 fuzzer=$1 scratch=$2 seconds=$3
 shift 3
+# fuzz/NAME.dict, where there is one, guides the mutations.
+dict=$(dirname "$0")/$(basename "$fuzzer").dict
+if [ -f "$dict" ]; then set -- -dict="$dict" "$@"; fi
 mkdir -p "$scratch"
 cd "$scratch"
 "$fuzzer" -error_exitcode=1 -timeout_exitcode=1 -runs=0 "$@"

@@ -1,6 +1,6 @@
 /* libFuzzer target: any bytes as a chat template, parsed and rendered over a
  * fixed conversation with small limits. It must never crash, hang or leak;
- * failing with an error is fine. Built only with clang (-Dfuzz=...). */
+ * failing with an error is fine. Built with -Dfuzz=true (clang). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
