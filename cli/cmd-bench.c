@@ -37,21 +37,22 @@ static double median(double *v, size_t n) {
 
 static void usage(FILE *out) {
         fprintf(out, "Usage: vkinfer bench --model FILE [-p N] [-n N] [-r R] [--device DEV] [--kv-cache-type T]\n"
-                     "       vkinfer bench --matvec TYPES [--shape COLSxROWS] [-r R] [--device DEV]\n"
+                     "       vkinfer bench --matvec TYPES [--shape COLSxROWS] [--vectors N] [-r R] [--device DEV]\n"
                      "  -p N   prompt tokens for the prefill figure (default 512)\n"
                      "  -n N   tokens decoded for the decode figure (default 128)\n"
                      "  -r R   repetitions; the median is reported (default 3)\n"
                      "  --kv-cache-type T   KV cache values: auto (f16 where supported), f16 or f32\n"
                      "  --matvec TYPES      the matvec kernel of each weight type (comma-separated names,\n"
                      "                      or all), per byte of weights against Q4_0's\n"
-                     "  --shape COLSxROWS   the matrix of --matvec (default 2048x1408)\n");
+                     "  --shape COLSxROWS   the matrix of --matvec (default 2048x1408)\n"
+                     "  --vectors N         vectors per --matvec call, as a prompt's tokens (default 1)\n");
 }
 
 /* The matvec kernel of each type on one matrix shape: 50 calls per
  * submission, the types alternated within each repetition (so a noisy
  * moment hits all of them), the median per type. Reported per byte of
  * weights, against Q4_0, which decoding is judged by. */
-static int bench_matvec(const char *device, const char *types, const char *shape, long reps) {
+static int bench_matvec(const char *device, const char *types, const char *shape, long nvec, long reps) {
         unsigned ncols = 2048, nrows = 1408;
         if (shape && (sscanf(shape, "%ux%u", &ncols, &nrows) != 2 || !ncols || !nrows)) {
                 fprintf(stderr, "vkinfer: --shape %s: expected COLSxROWS, e.g. 2048x1408\n", shape);
@@ -87,13 +88,14 @@ static int bench_matvec(const char *device, const char *types, const char *shape
                                 sec[i * (size_t) reps + (size_t) rep] = -1;
                                 continue;
                         }
-                        if (ops_bench_matvec(ctx, list[i], ncols, nrows, 50, &br, &err) < 0)
+                        if (ops_bench_matvec(ctx, list[i], ncols, nrows, (uint32_t) nvec, 50, &br, &err) < 0)
                                 goto fail;
                         sec[i * (size_t) reps + (size_t) rep] = br.seconds;
                 }
-        printf("device: %s (%s); matvec %u columns x %u rows, median of %ld\n", vk_ctx_info(ctx)->name,
-               vk_device_type_string(vk_ctx_info(ctx)->type), ncols, nrows, reps);
-        printf("%-8s %12s %10s %12s %14s\n", "type", "bits/weight", "us/call", "weight GB/s", "time/byte vs Q4_0");
+        printf("device: %s (%s); matvec %u columns x %u rows, %ld vector(s), median of %ld\n", vk_ctx_info(ctx)->name,
+               vk_device_type_string(vk_ctx_info(ctx)->type), ncols, nrows, nvec, reps);
+        printf("%-8s %12s %10s %12s %12s %14s\n", "type", "bits/weight", "us/call", "us/vector", "weight GB/s",
+               "time/byte vs Q4_0");
         double q4_per_byte = 0;
         for (size_t i = 0; i < n; i++) {
                 const struct ggml_type_info *ti = ggml_type_info(list[i]);
@@ -106,8 +108,8 @@ static int bench_matvec(const char *device, const char *types, const char *shape
                 double bytes = (double) ncols / ti->block_size * ti->type_size * nrows;
                 if (i == 0)
                         q4_per_byte = t / bytes;
-                printf("%-8s %12.3f %10.1f %12.2f %13.2fx\n", ti->name, 8.0 * ti->type_size / ti->block_size, t * 1e6,
-                       bytes / t / 1e9, t / bytes / q4_per_byte);
+                printf("%-8s %12.3f %10.1f %12.1f %12.2f %13.2fx\n", ti->name, 8.0 * ti->type_size / ti->block_size,
+                       t * 1e6, t * 1e6 / (double) nvec, bytes / t / 1e9, t / bytes / q4_per_byte);
         }
         rc = vk_ctx_validation_count(ctx) > 0 ? 1 : 0;
         if (rc)
@@ -126,11 +128,11 @@ int cmd_bench(int argc, char **argv) {
         static const struct option opts[] = {
                 {"model", required_argument, NULL, 'm'}, {"device", required_argument, NULL, 'd'},
                 {"kv-cache-type", required_argument, NULL, 'K'}, {"matvec", required_argument, NULL, 'M'},
-                {"shape", required_argument, NULL, 'S'},
+                {"shape", required_argument, NULL, 'S'}, {"vectors", required_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},        {},
         };
         const char *path = NULL, *device = NULL, *kv_name = NULL, *matvec = NULL, *shape = NULL;
-        long n_prompt = 512, n_decode = 128, reps = 3;
+        long n_prompt = 512, n_decode = 128, reps = 3, nvec = 1;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "hp:n:r:", opts, NULL)) >= 0) {
@@ -140,6 +142,7 @@ int cmd_bench(int argc, char **argv) {
                 case 'K': kv_name = optarg; break;
                 case 'M': matvec = optarg; break;
                 case 'S': shape = optarg; break;
+                case 'V': nvec = strtol(optarg, NULL, 10); break;
                 case 'p': n_prompt = strtol(optarg, NULL, 10); break;
                 case 'n': n_decode = strtol(optarg, NULL, 10); break;
                 case 'r': reps = strtol(optarg, NULL, 10); break;
@@ -147,8 +150,8 @@ int cmd_bench(int argc, char **argv) {
                 default: usage(stderr); return 2;
                 }
         }
-        if (matvec && !path && optind == argc && reps >= 1 && reps <= 100)
-                return bench_matvec(device, matvec, shape, reps);
+        if (matvec && !path && optind == argc && reps >= 1 && reps <= 100 && nvec >= 1 && nvec <= 4096)
+                return bench_matvec(device, matvec, shape, nvec, reps);
         enum runner_kv_type kv;
         if (!path || optind < argc || n_prompt < 1 || n_decode < 1 || reps < 1 || reps > 100 ||
             runner_kv_type_parse(kv_name, &kv) < 0) {

@@ -76,11 +76,29 @@ float sub_dot(uint b, uint sb, uint k0) {
 }
 #endif
 
-// This invocation's share of the dot product of the weight row at byte
-// `row` with the vector at x0. The same code for every vector: a vector's
-// result never depends on which others share the workgroup.
-float row_dot(uint row) {
-        float s = 0.0;
+// Vectors whose dot products with a row share one pass over its weight
+// blocks (specialization constant 2): each block is read and decoded once
+// for all TT vectors, the work a GEMM saves, while every vector's sum is
+// the same expression, in the same order, as when it is alone (TT = 1):
+// batch invariance. xt[j] is vector j's first element in x; acc[j] its sum.
+layout(constant_id = 2) const uint TT = 1;
+uint xt[TT];
+float acc[TT];
+
+// Adds `expr`, read at x0, to every vector's sum.
+#define EACH_VECTOR(expr)                         \
+        for (uint j = 0; j < TT; j++) {           \
+                x0 = xt[j];                       \
+                acc[j] += (expr);                 \
+        }
+
+// This invocation's share of the dot products of the weight row at byte
+// `row` with the TT vectors at xt, into acc. The same code for every
+// vector: a vector's result never depends on which others share the
+// workgroup.
+void row_dot(uint row) {
+        for (uint j = 0; j < TT; j++)
+                acc[j] = 0.0;
 #if defined(WTYPE_F16) || defined(WTYPE_BF16)
         if ((pc.p.row_bytes & 3u) == 0u) {
                 // Even rows: one word holds two weights.
@@ -92,34 +110,38 @@ float row_dot(uint row) {
 #else
                         vec2 f = vec2(uintBitsToFloat(v << 16), uintBitsToFloat(v & 0xffff0000u));
 #endif
-                        s += f.x * x[x0 + 2u * p] + f.y * x[x0 + 2u * p + 1u];
+                        EACH_VECTOR(f.x * x[x0 + 2u * p] + f.y * x[x0 + 2u * p + 1u])
                 }
         } else {
-                for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
-                        s += dequant(row, k) * x[x0 + k];
+                for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG) {
+                        float d = dequant(row, k);
+                        EACH_VECTOR(d * x[x0 + k])
+                }
         }
 #elif QK == 1
-        for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG)
-                s += dequant(row, k) * x[x0 + k];
+        for (uint k = gl_LocalInvocationID.x; k < pc.p.ncols; k += WG) {
+                float d = dequant(row, k);
+                EACH_VECTOR(d * x[x0 + k])
+        }
 #elif QK == 256
         uint nsub = pc.p.ncols / 32u;
         for (uint u = gl_LocalInvocationID.x; u < nsub; u += WG)
-                s += sub_dot(row + (u / 8u) * BLOCK_BYTES, u % 8u, (u / 8u) * 256u);
+                EACH_VECTOR(sub_dot(row + (u / 8u) * BLOCK_BYTES, u % 8u, (u / 8u) * 256u))
 #else
         uint nb = pc.p.ncols / uint(QK);
         for (uint blk = gl_LocalInvocationID.x; blk < nb; blk += WG)
-                s += block_dot(row + blk * BLOCK_BYTES, blk * QK);
+                EACH_VECTOR(block_dot(row + blk * BLOCK_BYTES, blk * QK))
 #endif
-        return s;
 }
 
 // Rows per workgroup (specialization constant 1). A CPU implementation pays
 // for every workgroup it starts, so there several rows share one; each row is
 // computed and reduced exactly as it would be alone.
 layout(constant_id = 1) const uint NR = 1;
-// Subgroup partial sums of the NR rows: [row][subgroup]. The host keeps
-// NR * subgroups per workgroup within 64.
-shared float red_rows[64];
+// Subgroup partial sums of the NR x TT (row, vector) pairs:
+// [row * TT + vector][subgroup]. The host keeps NR * TT * subgroups per
+// workgroup within MATVEC_RED.
+shared float red_rows[MATVEC_RED];
 
 // Adds this invocation's part s of row i to the row's subgroup slot.
 void row_part(uint i, float s) {
@@ -150,27 +172,38 @@ void main() {
         uint e = ids[t * pc.p.id_ts + slot];
         if (e < pc.p.id_begin || e >= pc.p.id_end)
                 return; // another dispatch binds this matrix
-        x0 = pc.p.x_off + t * pc.p.x_ts + slot * pc.p.x_ss;
+        xt[0] = pc.p.x_off + t * pc.p.x_ts + slot * pc.p.x_ss; // TT = 1 here
         uint mat = (e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0;
-        for (uint i = 0; i < nr; i++)
-                row_part(i, row_dot((mat + r0 + i) * pc.p.row_bytes));
+        for (uint i = 0; i < nr; i++) {
+                row_dot((mat + r0 + i) * pc.p.row_bytes);
+                row_part(i, acc[0]);
+        }
         barrier();
         if (lid < nr)
                 y[t * pc.p.y_ts + slot * pc.p.y_ss + r0 + lid] = row_total(lid);
 #else
-        // Vectors tpg at a time: the weight rows are read from memory once and
-        // from the cache for the others.
-        for (uint j = 0; j < pc.p.tpg; j++) {
-                uint t = gl_WorkGroupID.z * pc.p.tpg + j;
-                if (t >= pc.p.nvec)
+        // Vectors tpg at a time, TT of them per pass over the weight rows (the
+        // host makes tpg a multiple of TT); a pass past the last vector
+        // repeats it rather than branch, and does not store.
+        for (uint j0 = 0; j0 < pc.p.tpg; j0 += TT) {
+                uint t0 = gl_WorkGroupID.z * pc.p.tpg + j0;
+                if (t0 >= pc.p.nvec)
                         break; // uniform
-                x0 = t * pc.p.x_ts;
-                for (uint i = 0; i < nr; i++)
-                        row_part(i, row_dot((r0 + i) * pc.p.row_bytes));
+                for (uint j = 0; j < TT; j++)
+                        xt[j] = min(t0 + j, pc.p.nvec - 1u) * pc.p.x_ts;
+                for (uint i = 0; i < nr; i++) {
+                        row_dot((r0 + i) * pc.p.row_bytes);
+                        for (uint j = 0; j < TT; j++)
+                                row_part(i * TT + j, acc[j]);
+                }
                 barrier();
-                if (lid < nr)
-                        y[t * pc.p.y_ts + pc.p.y_off + r0 + lid] = row_total(lid);
-                barrier(); // red_rows is refilled for the next vector
+                // nr * TT sums may outnumber the invocations.
+                for (uint q = lid; q < nr * TT; q += WG) {
+                        uint t = t0 + q % TT;
+                        if (t < pc.p.nvec)
+                                y[t * pc.p.y_ts + pc.p.y_off + r0 + q / TT] = row_total(q);
+                }
+                barrier(); // red_rows is refilled for the next vectors
         }
 #endif
 }

@@ -37,6 +37,7 @@ struct push_matvec {
 };
 PUSH_SIZE(push_matvec, 32)
 #define MATVEC_TPG 8 /* vectors per workgroup in op_matvec_batch */
+#define MATVEC_RED 256 /* matvec.comp's partial sums: rows x vectors x subgroups */
 
 /* Matrix x vector by id (matvec_id_*.comp): for token t and slot s (the
  * workgroup's z = t * n_slots + s), matrix e = ids[t * id_ts + s] of a 3D

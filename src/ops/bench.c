@@ -15,11 +15,11 @@ static double now_s(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
-int ops_bench_matvec(struct vk_ctx *ctx, uint32_t type, uint32_t ncols, uint32_t nrows, uint32_t reps,
-                     struct ops_bench_result *ret, struct vkinfer_err *err) {
+int ops_bench_matvec(struct vk_ctx *ctx, uint32_t type, uint32_t ncols, uint32_t nrows, uint32_t nvec,
+                     uint32_t reps, struct ops_bench_result *ret, struct vkinfer_err *err) {
         uint64_t rb, total;
         if (!op_weight_type_supported(type) || ggml_row_bytes(type, ncols, &rb) < 0 || nrows == 0 || reps == 0 ||
-            mul_overflows(rb, nrows, &total))
+            nvec == 0 || nvec > 4096 || mul_overflows(rb, nrows, &total))
                 return err_set(err, -EINVAL, "bench: %u x %u of %s is not a matvec shape", nrows, ncols,
                                ggml_type_name(type));
         struct vk_buf *w = NULL, *x = NULL, *y = NULL;
@@ -41,20 +41,21 @@ int ops_bench_matvec(struct vk_ctx *ctx, uint32_t type, uint32_t ncols, uint32_t
         if (r >= 0)
                 r = vk_buf_alloc(ctx, VK_MEM_DEVICE, total, &w, err);
         if (r >= 0)
-                r = vk_buf_alloc(ctx, VK_MEM_DEVICE, (uint64_t) ncols * 4, &x, err);
+                r = vk_buf_alloc(ctx, VK_MEM_DEVICE, (uint64_t) ncols * nvec * 4, &x, err);
         if (r >= 0)
-                r = vk_buf_alloc(ctx, VK_MEM_DEVICE, (uint64_t) nrows * 4, &y, err);
+                r = vk_buf_alloc(ctx, VK_MEM_DEVICE, (uint64_t) nrows * nvec * 4, &y, err);
         for (uint32_t i = 0; r >= 0 && i < nrows; i++)
                 r = vk_upload(ctx, vk_view_sub(w->view, (uint64_t) i * rb, rb), q, rb, err);
-        if (r >= 0)
-                r = vk_upload(ctx, x->view, row, (uint64_t) ncols * 4, err);
+        for (uint32_t t = 0; r >= 0 && t < nvec; t++)
+                r = vk_upload(ctx, vk_view_sub(x->view, (uint64_t) t * ncols * 4, (uint64_t) ncols * 4), row,
+                              (uint64_t) ncols * 4, err);
         if (r >= 0)
                 r = vk_seq_create(ctx, &s, err);
         if (r >= 0)
                 r = vk_seq_begin(s, err);
         struct op_weight wt = {w ? w->view : (struct vk_view){0}, type, ncols, nrows};
         for (uint32_t i = 0; r >= 0 && i < reps; i++)
-                r = op_matvec(s, &wt, x->view, y->view, err);
+                r = op_matvec_batch(s, &wt, x->view, y->view, nvec, err);
         if (r >= 0)
                 r = vk_seq_end(s, err);
         if (r >= 0)

@@ -11,7 +11,8 @@ struct ops_bench_result {
         double weight_gbps; /* weight bytes read per second, 1e9 */
 };
 
-/* Records `reps` matvecs of an nrows x ncols matrix of `type` into one
- * sequence, runs it once to warm up and once timed. */
-int ops_bench_matvec(struct vk_ctx *ctx, uint32_t type, uint32_t ncols, uint32_t nrows, uint32_t reps,
-                     struct ops_bench_result *ret, struct vkinfer_err *err);
+/* Records `reps` matvecs of an nrows x ncols matrix of `type` with nvec
+ * vectors (op_matvec_batch) into one sequence, runs it once to warm up and
+ * once timed. */
+int ops_bench_matvec(struct vk_ctx *ctx, uint32_t type, uint32_t ncols, uint32_t nrows, uint32_t nvec,
+                     uint32_t reps, struct ops_bench_result *ret, struct vkinfer_err *err);

@@ -42,6 +42,12 @@ static uint32_t wg_matvec(const struct vk_ctx *ctx) {
         return sg < 16 ? 16 : sg > 128 ? 128 : sg;
 }
 
+/* Subgroups in a matvec workgroup. */
+static uint32_t matvec_subgroups(const struct vk_ctx *ctx) {
+        uint32_t sg = vk_ctx_info(ctx)->subgroup_size ? vk_ctx_info(ctx)->subgroup_size : 1;
+        return (wg_matvec(ctx) + sg - 1) / sg;
+}
+
 static int pipeline(struct vk_seq *s, const char *name, uint32_t n_bindings, uint32_t push_size, uint32_t wg,
                     struct vk_pipeline **ret, struct vkinfer_err *err) {
         return vk_pipeline_get(vk_seq_ctx(s), name, n_bindings, push_size, &wg, 1, ret, err);
@@ -52,26 +58,43 @@ static int pipeline(struct vk_seq *s, const char *name, uint32_t n_bindings, uin
  * a short row, so there a workgroup takes 4 rows of up to 2048 columns
  * (measured on llvmpipe: x1.8 for 256 columns, the same at 4096, x0.66 at
  * 7168); GPUs keep one row per workgroup. VKINFER_MATVEC_ROWS overrides
- * (1..16). The shader's reduction space holds NR * subgroups-per-workgroup
- * <= 64 partial sums. */
+ * (1..16). NR never depends on the number of vectors: a row's code, and so
+ * its rounding, must be the same for a batch as for one vector (lavapipe's
+ * compiler contracts a row's sum differently at another NR). */
 static uint32_t matvec_rows(const struct vk_ctx *ctx, uint32_t ncols) {
         const struct vk_device_info *info = vk_ctx_info(ctx);
         uint32_t nr = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU && ncols <= 2048 ? 4 : 1;
         const char *env = getenv("VKINFER_MATVEC_ROWS");
         if (env && atoi(env) >= 1 && atoi(env) <= 16)
                 nr = (uint32_t) atoi(env);
-        uint32_t wg = wg_matvec(ctx), sg = info->subgroup_size ? info->subgroup_size : 1;
-        uint32_t n_sg = (wg + sg - 1) / sg;
-        while (nr > 1 && (nr * n_sg > 64 || nr > wg))
+        uint32_t wg = wg_matvec(ctx);
+        while (nr > 1 && (nr * matvec_subgroups(ctx) > 64 || nr > wg))
                 nr--;
         return nr;
 }
 
+/* Vectors per pass over the weight rows (matvec.comp's TT): one for a
+ * single vector (decode), else MATVEC_TPG, so each weight block is decoded
+ * once for all the vectors of a workgroup. A vector's sum is the same
+ * expression in both, so results do not depend on the batch.
+ * VKINFER_MATVEC_PASS overrides (1, 2, 4 or 8: a divisor of MATVEC_TPG),
+ * to measure one against the other. The shader's reduction space holds
+ * NR * TT * subgroups-per-workgroup <= MATVEC_RED partial sums. */
+static uint32_t matvec_pass(const struct vk_ctx *ctx, uint32_t nvec, uint32_t nr) {
+        const char *env = getenv("VKINFER_MATVEC_PASS");
+        uint32_t tt = nvec == 1 ? 1 : MATVEC_TPG;
+        if (env && nvec > 1 && atoi(env) >= 1 && MATVEC_TPG % atoi(env) == 0)
+                tt = (uint32_t) atoi(env);
+        while (tt > 1 && nr * tt * matvec_subgroups(ctx) > MATVEC_RED)
+                tt /= 2;
+        return tt;
+}
+
 static int pipeline_matvec(struct vk_seq *s, const char *name, uint32_t n_bindings, uint32_t push_size,
-                           uint32_t rows, struct vk_pipeline **ret, struct vkinfer_err *err) {
+                           uint32_t rows, uint32_t tt, struct vk_pipeline **ret, struct vkinfer_err *err) {
         const struct vk_ctx *ctx = vk_seq_ctx(s);
-        uint32_t spec[2] = {wg_matvec(ctx), rows};
-        return vk_pipeline_get(vk_seq_ctx(s), name, n_bindings, push_size, spec, 2, ret, err);
+        uint32_t spec[3] = {wg_matvec(ctx), rows, tt};
+        return vk_pipeline_get(vk_seq_ctx(s), name, n_bindings, push_size, spec, 3, ret, err);
 }
 
 int op_need(const char *op, const char *what, struct vk_view v, uint64_t bytes, struct vk_view *ret,
@@ -160,8 +183,8 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
             (r = rows_per_chunk(ctx, "matvec", w, rb, &chunk, err)) < 0)
                 return r;
         snprintf(name, sizeof(name), "matvec_%s", type_suffix(w->type));
-        const uint32_t nr = matvec_rows(ctx, w->ncols);
-        if ((r = pipeline_matvec(s, name, 3, sizeof(struct push_matvec), nr, &p, err)) < 0)
+        const uint32_t nr = matvec_rows(ctx, w->ncols), tt = matvec_pass(ctx, nvec, nr);
+        if ((r = pipeline_matvec(s, name, 3, sizeof(struct push_matvec), nr, tt, &p, err)) < 0)
                 return r;
         for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
                 uint32_t n = w->nrows - r0 < chunk ? w->nrows - r0 : chunk;
@@ -221,7 +244,7 @@ int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_ma
                 per = mp->n_mats;
         snprintf(name, sizeof(name), "matvec_id_%s", type_suffix(w->type));
         const uint32_t nr = matvec_rows(ctx, w->ncols);
-        if ((r = pipeline_matvec(s, name, 4, sizeof(struct push_matvec_id), nr, &p, err)) < 0)
+        if ((r = pipeline_matvec(s, name, 4, sizeof(struct push_matvec_id), nr, 1, &p, err)) < 0)
                 return r;
         for (uint32_t e0 = 0; e0 < mp->n_mats; e0 += (uint32_t) per) {
                 uint32_t n = mp->n_mats - e0 < per ? mp->n_mats - e0 : (uint32_t) per;

@@ -314,7 +314,7 @@ int main(void) {
         CHECK_OK(vk_measure_copy_bandwidth(ctx, 1 << 20, 4, &bps, &test_err), test_err);
         CHECK(bps > 0, "bandwidth %g", bps);
         struct ops_bench_result br = {0};
-        CHECK_OK(ops_bench_matvec(ctx, 2 /* Q4_0 */, 512, 64, 3, &br, &test_err), test_err);
+        CHECK_OK(ops_bench_matvec(ctx, 2 /* Q4_0 */, 512, 64, 3, 3, &br, &test_err), test_err);
         CHECK(br.seconds > 0 && br.weight_gbps > 0, "bench %g s %g GB/s", br.seconds, br.weight_gbps);
         test_ctx_done(ctx);
         test_validation_counter();
