@@ -10,7 +10,7 @@ shift 3
 dict=$(dirname "$0")/$(basename "$fuzzer").dict
 if [ -f "$dict" ]; then set -- -dict="$dict" "$@"; fi
 mkdir -p "$scratch"
-cd "$scratch"
-"$fuzzer" -error_exitcode=1 -timeout_exitcode=1 -runs=0 "$@"
-exec "$fuzzer" -error_exitcode=1 -timeout_exitcode=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+# No cd: relative paths (the fuzzer, SEEDS, the dict) stay valid.
+"$fuzzer" -artifact_prefix="$scratch/" -error_exitcode=1 -timeout_exitcode=1 -runs=0 "$@"
+exec "$fuzzer" -artifact_prefix="$scratch/" -error_exitcode=1 -timeout_exitcode=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 "$scratch" "$@"
