@@ -1,16 +1,19 @@
 #!/bin/sh
-# test-preset-ppl.sh VKINFER MODEL TSV HELDOUT PRESET
+# test-preset-ppl.sh VKINFER MODEL TSV HELDOUT PRESET [CHUNKS]
 # `vkinfer perplexity` on the demo model as llama-quantize wrote it in
 # PRESET, against llama.cpp's own perplexity of the same file (the TSV's
-# ppl_llama_cpp, from `llama-perplexity -c 128 -b 128 -ctk f32 -ctv f32` on
-# its CPU backend): within 0.5% for presets of 4 bits and more, 1% below.
+# third column, from `llama-perplexity -c 128 -b 128 -ctk f32 -ctv f32
+# [--chunks CHUNKS]` on its CPU backend): within 0.5% for presets of 4 bits
+# and more, 1% below. CHUNKS scores only the first chunks (the TSV then
+# holds llama.cpp's figure for those).
 # llama.cpp quantizes activations to 8 bits before its dot products and
 # vkinfer keeps them in f32, so the two land close to, not on, each other.
 set -eu
-vkinfer=$1 model=$2 tsv=$3 heldout=$4 preset=$5
+vkinfer=$1 model=$2 tsv=$3 heldout=$4 preset=$5 chunks=${6:-}
 want=$(awk -F '\t' -v p="$preset" '$1 == p { print $3 }' "$tsv")
 [ -n "$want" ] || { echo "no llama.cpp figure for $preset in $tsv" >&2; exit 1; }
-out=$("$vkinfer" perplexity --model "$model" --file "$heldout" --ctx 128 --kv-cache-type f32 2>&1) || {
+out=$("$vkinfer" perplexity --model "$model" --file "$heldout" --ctx 128 --kv-cache-type f32 \
+        ${chunks:+--chunks "$chunks"} 2>&1) || {
         echo "$out" >&2
         exit 1
 }
