@@ -1,6 +1,7 @@
 #version 450
 // Matrix x vector (push.h: push_matvec; with BY_ID push_matvec_id, the
-// experts of a 3D weight chosen per token by id). One workgroup (one
+// experts of a 3D weight chosen per token by id; with GROUPED too, over
+// id_group.comp's chunks of pairs that chose one matrix). One workgroup (one
 // subgroup on most devices: WG = subgroup size) per row; each invocation
 // walks whole quant blocks, then a subgroup reduction.
 #extension GL_GOOGLE_include_directive : require
@@ -10,7 +11,10 @@
 layout(binding = 0) readonly buffer W { uint w[]; };
 layout(binding = 1) readonly buffer X { float x[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
-#ifdef BY_ID
+#if defined(BY_ID) && defined(GROUPED)
+layout(binding = 3) readonly buffer Groups { uint grp[]; }; // id_group.comp's output
+layout(push_constant) uniform PC { push_matvec_id p; } pc;
+#elif defined(BY_ID)
 layout(binding = 3) readonly buffer Ids { uint ids[]; };
 layout(push_constant) uniform PC { push_matvec_id p; } pc;
 #else
@@ -167,7 +171,33 @@ void main() {
                 return; // uniform across the workgroup
         uint nr = min(NR, pc.p.nrows - r0);
         uint lid = gl_LocalInvocationID.x;
-#ifdef BY_ID
+#if defined(BY_ID) && defined(GROUPED)
+        // Chunk z of id_group: up to TT pairs that chose one matrix, which
+        // is read once for all of them; a short chunk repeats its last pair
+        // rather than branch, and does not store it.
+        uint c = gl_WorkGroupID.z, e = grp[3u * c];
+        if (e < pc.p.id_begin || e >= pc.p.id_end)
+                return; // unused (ID_GROUP_NONE), or another dispatch binds this matrix
+        uint first = 3u * pc.p.n_chunks + grp[3u * c + 1u], cnt = grp[3u * c + 2u];
+        for (uint j = 0; j < TT; j++) {
+                uint q = grp[first + min(j, cnt - 1u)];
+                xt[j] = pc.p.x_off + (q / pc.p.n_slots) * pc.p.x_ts + (q % pc.p.n_slots) * pc.p.x_ss;
+        }
+        uint mat = (e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0;
+        for (uint i = 0; i < nr; i++) {
+                row_dot((mat + r0 + i) * pc.p.row_bytes);
+                for (uint j = 0; j < TT; j++)
+                        row_part(i * TT + j, acc[j]);
+        }
+        barrier();
+        for (uint q = lid; q < nr * TT; q += WG) {
+                uint j = q % TT;
+                if (j < cnt) {
+                        uint pr = grp[first + j];
+                        y[(pr / pc.p.n_slots) * pc.p.y_ts + (pr % pc.p.n_slots) * pc.p.y_ss + r0 + q / TT] = row_total(q);
+                }
+        }
+#elif defined(BY_ID)
         uint t = gl_WorkGroupID.z / pc.p.n_slots, slot = gl_WorkGroupID.z % pc.p.n_slots;
         uint e = ids[t * pc.p.id_ts + slot];
         if (e < pc.p.id_begin || e >= pc.p.id_end)

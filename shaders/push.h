@@ -57,8 +57,29 @@ struct push_matvec_id {
         PC_U32 id_end;
         PC_U32 x_off, x_ss, x_ts;
         PC_U32 y_ss, y_ts;
+        PC_U32 n_chunks; /* matvec_idg_*: workgroup z is chunk z of id_group's n_chunks */
 };
-PUSH_SIZE(push_matvec_id, 56)
+PUSH_SIZE(push_matvec_id, 60)
+
+/* The (token, slot) pairs of a matvec by id grouped by matrix
+ * (id_group.comp, one workgroup), so that matvec_idg_* reads each matrix
+ * once for up to MATVEC_TPG pairs. Pair p = t * n_slots + s has id
+ * ids[t * id_ts + s]; ids >= n_mats are left out. Output, in uints:
+ * n_chunks chunks of 3 (matrix or ID_GROUP_NONE, first, count) then the
+ * pairs, by matrix and in pair order within one; chunk c holds the count
+ * <= MATVEC_TPG pairs from pairs[first]. n_chunks = ceil(pairs /
+ * MATVEC_TPG) + n_mats bounds the chunks any ids need; the unused ones
+ * are ID_GROUP_NONE. */
+#define ID_GROUP_NONE 0xffffffffu
+#define ID_GROUP_MAX_MATS 1024
+struct push_id_group {
+        PC_U32 n_tokens;
+        PC_U32 n_slots;
+        PC_U32 id_ts;
+        PC_U32 n_mats;
+        PC_U32 n_chunks;
+};
+PUSH_SIZE(push_id_group, 20)
 
 /* Causal attention over a paged cache (attn_paged.comp), one workgroup per
  * (token, query head). Token t of sequence slot tok_seq[t] at position

@@ -40,6 +40,8 @@ struct fwd_act {
         struct vk_buf *eg, *eu, *ed, *sh;   /* per chosen expert: gate, up, down; shared out */
         struct vk_buf *xl;                  /* rows wanting logits */
         struct vk_buf *head_ids;            /* 0..n_head-1: per-head matrices for op_matvec_id */
+        struct vk_buf *head_groups, *exp_groups; /* op_id_group of head_ids / ids, for steps of several
+                                                  * tokens (NULL: one token a step, or not grouped) */
         /* host-visible, rewritten every step */
         struct vk_buf *in;                  /* tokens, pos, seq, rows, logit rows (views below) */
         struct vk_view in_tokens, in_pos, in_seq, in_rows, in_lrows;

@@ -249,6 +249,14 @@ static int act(struct fwd *f, struct vk_buf **ret, enum vk_mem_kind kind, uint64
         return vk_buf_alloc(f->ctx, kind, bytes, ret, err);
 }
 
+/* Whether steps of up to T tokens group the pairs of their matvecs by id
+ * (op_id_group): with several tokens, matrices the grouping holds, and
+ * VKINFER_ID_GROUP not 0 (to measure one against the other). */
+static bool group_ids(uint32_t T, uint32_t n_mats) {
+        const char *env = getenv("VKINFER_ID_GROUP");
+        return T > 1 && n_mats <= ID_GROUP_MAX_MATS && !(env && strcmp(env, "0") == 0);
+}
+
 int fwd_activations(struct fwd *f, const struct model *m, uint32_t T, uint32_t L, uint64_t *ret_bytes,
                     uint64_t *ret_largest, struct vkinfer_err *err) {
         const struct model_hparams *hp = &m->hp;
@@ -283,6 +291,8 @@ int fwd_activations(struct fwd *f, const struct model *m, uint32_t T, uint32_t L
                 A(att, VK_MEM_DEVICE, t4 * H * hp->kv_lora_rank);
                 A(kqv, VK_MEM_DEVICE, t4 * H * hp->v_head);
                 A(head_ids, VK_MEM_DEVICE, H * 4);
+                if (group_ids(T, (uint32_t) H))
+                        A(head_groups, VK_MEM_DEVICE, op_id_group_bytes(T, (uint32_t) H, (uint32_t) H));
         } else {
                 A(k, VK_MEM_DEVICE, t4 * KVH * dk);
                 A(v, VK_MEM_DEVICE, t4 * KVH * dv);
@@ -294,6 +304,8 @@ int fwd_activations(struct fwd *f, const struct model *m, uint32_t T, uint32_t L
                 const uint64_t k = hp->n_expert_used;
                 A(rl, VK_MEM_DEVICE, t4 * hp->n_expert);
                 A(ids, VK_MEM_DEVICE, t4 * k);
+                if (group_ids(T, hp->n_expert))
+                        A(exp_groups, VK_MEM_DEVICE, op_id_group_bytes(T, (uint32_t) k, hp->n_expert));
                 A(rw, VK_MEM_DEVICE, t4 * k);
                 A(eg, VK_MEM_DEVICE, t4 * k * hp->n_ff_exp);
                 A(eu, VK_MEM_DEVICE, t4 * k * hp->n_ff_exp);
@@ -331,7 +343,7 @@ void fwd_free_activations(struct fwd *f) {
         struct vk_buf **all[] = {
                 &f->a.x, &f->a.h, &f->a.o, &f->a.q, &f->a.k, &f->a.v, &f->a.q_lo, &f->a.kv, &f->a.lat, &f->a.kpe,
                 &f->a.qa, &f->a.att, &f->a.kqv, &f->a.g, &f->a.u, &f->a.rl, &f->a.ids, &f->a.rw, &f->a.eg,
-                &f->a.eu, &f->a.ed, &f->a.sh, &f->a.xl, &f->a.head_ids, &f->a.in, &f->a.table, &f->a.logits,
+                &f->a.eu, &f->a.ed, &f->a.sh, &f->a.xl, &f->a.head_ids, &f->a.head_groups, &f->a.exp_groups, &f->a.in, &f->a.table, &f->a.logits,
         };
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 *all[i] = vk_buf_free(f->ctx, *all[i]);

@@ -34,6 +34,13 @@ static struct op_rope rope_params(const struct model_hparams *hp, uint32_t T) {
         return p;
 }
 
+/* op_matvec_id, or over ids's groups (op_id_group) when grouped: each
+ * matrix read once for up to MATVEC_TPG of the step's (token, slot) pairs. */
+static int matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *p, struct vk_buf *ids,
+                     bool grouped, struct vk_view x, struct vk_view y, struct vkinfer_err *err) {
+        return grouped ? op_matvec_id_grouped(s, w, p, ids->view, x, y, err) : op_matvec_id(s, w, p, ids->view, x, y, err);
+}
+
 static int bias(struct vk_seq *s, struct vk_view b, struct vk_view y, uint32_t T, uint32_t n, struct vkinfer_err *err) {
         if (b.size == 0)
                 return 0;
@@ -130,7 +137,10 @@ static int attn_mla(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
                 .n_mats = H, .mat_rows = rank, .row0 = 0, .nrows = rank, .n_tokens = T, .n_slots = H, .id_ts = 0,
                 .x_off = 0, .x_ss = dk, .x_ts = H * dk, .y_ss = W, .y_ts = H * W,
         };
-        TRY(op_matvec_id(s, &l->wk_b.w, &kb, a->head_ids->view, a->q->view, a->qa->view, err));
+        bool hg = T > 1 && a->head_groups;
+        if (hg)
+                TRY(op_id_group(s, &kb, a->head_ids->view, a->head_groups->view, err));
+        TRY(matvec_id(s, &l->wk_b.w, &kb, hg ? a->head_groups : a->head_ids, hg, a->q->view, a->qa->view, err));
 
         /* attention over [latent | k_pe] rows, values = the latent */
         struct push_attn ap = {
@@ -145,7 +155,7 @@ static int attn_mla(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
                 .n_mats = H, .mat_rows = l->vb_mat_rows, .row0 = l->vb_row0, .nrows = nv, .n_tokens = T,
                 .n_slots = H, .id_ts = 0, .x_off = 0, .x_ss = rank, .x_ts = H * rank, .y_ss = nv, .y_ts = H * nv,
         };
-        TRY(op_matvec_id(s, &l->wv_b.w, &vb, a->head_ids->view, a->att->view, a->kqv->view, err));
+        TRY(matvec_id(s, &l->wv_b.w, &vb, hg ? a->head_groups : a->head_ids, hg, a->att->view, a->kqv->view, err));
         return op_matvec_batch(s, &l->wo.w, a->kqv->view, a->o->view, T, err);
 }
 
@@ -180,14 +190,18 @@ static int moe(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *err) 
                 .n_mats = l->gate_exps.n_mats, .mat_rows = nff, .nrows = nff, .n_tokens = T, .n_slots = k,
                 .id_ts = k, .x_ss = 0, .x_ts = E, .y_ss = nff, .y_ts = k * nff,
         };
-        TRY(op_matvec_id(s, &l->gate_exps.w, &ep, a->ids->view, a->h->view, a->eg->view, err));
-        TRY(op_matvec_id(s, &l->up_exps.w, &ep, a->ids->view, a->h->view, a->eu->view, err));
+        bool eg = T > 1 && a->exp_groups;
+        if (eg)
+                TRY(op_id_group(s, &ep, a->ids->view, a->exp_groups->view, err));
+        struct vk_buf *ids = eg ? a->exp_groups : a->ids;
+        TRY(matvec_id(s, &l->gate_exps.w, &ep, ids, eg, a->h->view, a->eg->view, err));
+        TRY(matvec_id(s, &l->up_exps.w, &ep, ids, eg, a->h->view, a->eu->view, err));
         TRY(op_swiglu(s, a->eg->view, a->eu->view, a->eg->view, T * k * nff, err));
         struct op_matvec_id dp = {
                 .n_mats = l->down_exps.n_mats, .mat_rows = E, .nrows = E, .n_tokens = T, .n_slots = k,
                 .id_ts = k, .x_ss = nff, .x_ts = k * nff, .y_ss = E, .y_ts = k * E,
         };
-        TRY(op_matvec_id(s, &l->down_exps.w, &dp, a->ids->view, a->eg->view, a->ed->view, err));
+        TRY(matvec_id(s, &l->down_exps.w, &dp, ids, eg, a->eg->view, a->ed->view, err));
 
         struct vk_view add = {0};
         if (l->gate_sh.w.nrows) {

@@ -68,7 +68,7 @@ static uint32_t matvec_rows(const struct vk_ctx *ctx, uint32_t ncols) {
         if (env && atoi(env) >= 1 && atoi(env) <= 16)
                 nr = (uint32_t) atoi(env);
         uint32_t wg = wg_matvec(ctx);
-        while (nr > 1 && (nr * matvec_subgroups(ctx) > 64 || nr > wg))
+        while (nr > 1 && (nr * matvec_subgroups(ctx) > MATVEC_RED / MATVEC_TPG || nr > wg))
                 nr--;
         return nr;
 }
@@ -202,8 +202,41 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
         return 0;
 }
 
-int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *mp, struct vk_view ids,
-                 struct vk_view x, struct vk_view y, struct vkinfer_err *err) {
+uint32_t op_id_group_chunks(uint32_t n_tokens, uint32_t n_slots, uint32_t n_mats) {
+        return (uint32_t) (((uint64_t) n_tokens * n_slots + MATVEC_TPG - 1) / MATVEC_TPG) + n_mats;
+}
+
+uint64_t op_id_group_bytes(uint32_t n_tokens, uint32_t n_slots, uint32_t n_mats) {
+        return 4ull * (3ull * op_id_group_chunks(n_tokens, n_slots, n_mats) + (uint64_t) n_tokens * n_slots);
+}
+
+int op_id_group(struct vk_seq *s, const struct op_matvec_id *mp, struct vk_view ids, struct vk_view groups,
+                struct vkinfer_err *err) {
+        struct vk_pipeline *p;
+        uint64_t nz = (uint64_t) mp->n_tokens * mp->n_slots;
+        if (mp->n_mats == 0 || mp->n_mats > ID_GROUP_MAX_MATS || nz == 0 || nz > UINT32_MAX / 4)
+                return err_set(err, -EINVAL, "id_group: %u matrices (at most %u), %u x %u pairs", mp->n_mats,
+                               ID_GROUP_MAX_MATS, mp->n_tokens, mp->n_slots);
+        uint64_t il = (uint64_t) (mp->n_tokens - 1) * mp->id_ts + mp->n_slots;
+        int r;
+        if ((r = op_need("id_group", "ids", ids, il * 4, &ids, err)) < 0 ||
+            (r = op_need("id_group", "groups", groups, op_id_group_bytes(mp->n_tokens, mp->n_slots, mp->n_mats),
+                         &groups, err)) < 0 ||
+            (r = pipeline(s, "id_group", 2, sizeof(struct push_id_group), 64, &p, err)) < 0)
+                return r;
+        struct push_id_group pc = {
+                .n_tokens = mp->n_tokens, .n_slots = mp->n_slots, .id_ts = mp->id_ts, .n_mats = mp->n_mats,
+                .n_chunks = op_id_group_chunks(mp->n_tokens, mp->n_slots, mp->n_mats),
+        };
+        struct vk_view v[2] = {ids, groups};
+        uint32_t g[3] = {1, 1, 1};
+        return vk_seq_dispatch(s, p, v, 2, &pc, sizeof(pc), g, err);
+}
+
+/* op_matvec_id, or with a groups view from op_id_group (grouped: the ids
+ * are not read) its grouped form. */
+static int matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *mp, struct vk_view ids,
+                     bool grouped, struct vk_view x, struct vk_view y, struct vkinfer_err *err) {
         struct vk_ctx *ctx = vk_seq_ctx(s);
         uint64_t rb;
         struct vk_pipeline *p;
@@ -223,10 +256,15 @@ int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_ma
         uint64_t xl = mp->x_off + tl * mp->x_ts + sl * mp->x_ss + w->ncols;
         uint64_t yl = tl * mp->y_ts + sl * mp->y_ss + mp->nrows;
         uint64_t il = tl * mp->id_ts + sl + 1;
+        const uint32_t n_chunks = op_id_group_chunks(mp->n_tokens, mp->n_slots, mp->n_mats);
+        if (grouped)
+                il = op_id_group_bytes(mp->n_tokens, mp->n_slots, mp->n_mats) / 4;
         if ((r = op_need("matvec_id", "x", x, xl * 4, &x, err)) < 0 ||
             (r = op_need("matvec_id", "y", y, yl * 4, &y, err)) < 0 ||
-            (r = op_need("matvec_id", "ids", ids, il * 4, &ids, err)) < 0)
+            (r = op_need("matvec_id", grouped ? "groups" : "ids", ids, il * 4, &ids, err)) < 0)
                 return r;
+        if (grouped && n_chunks > vk_ctx_info(ctx)->max_wg_count[2])
+                return err_set(err, -EINVAL, "matvec_id: %u chunks", n_chunks);
         /* Bind whole matrices, as many as fit the storage range, each range
          * starting aligned. */
         uint64_t mat_bytes = (uint64_t) mp->mat_rows * rb, range = vk_ctx_max_range(ctx);
@@ -242,9 +280,11 @@ int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_ma
                                (unsigned long long) mat_bytes, (unsigned long long) range);
         if (per > mp->n_mats)
                 per = mp->n_mats;
-        snprintf(name, sizeof(name), "matvec_id_%s", type_suffix(w->type));
-        const uint32_t nr = matvec_rows(ctx, w->ncols);
-        if ((r = pipeline_matvec(s, name, 4, sizeof(struct push_matvec_id), nr, 1, &p, err)) < 0)
+        snprintf(name, sizeof(name), "matvec_id%s_%s", grouped ? "g" : "", type_suffix(w->type));
+        const uint32_t nr = matvec_rows(ctx, w->ncols), tt = grouped ? MATVEC_TPG : 1;
+        if (nr * tt * matvec_subgroups(ctx) > MATVEC_RED)
+                return err_set(err, -EINVAL, "matvec_id: %u rows per workgroup leave no room to group", nr);
+        if ((r = pipeline_matvec(s, name, 4, sizeof(struct push_matvec_id), nr, tt, &p, err)) < 0)
                 return r;
         for (uint32_t e0 = 0; e0 < mp->n_mats; e0 += (uint32_t) per) {
                 uint32_t n = mp->n_mats - e0 < per ? mp->n_mats - e0 : (uint32_t) per;
@@ -252,18 +292,28 @@ int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_ma
                         .ncols = w->ncols, .nrows = mp->nrows, .row_bytes = (uint32_t) rb, .n_slots = mp->n_slots,
                         .id_ts = mp->id_ts, .mat_rows = mp->mat_rows, .row0 = mp->row0, .id_begin = e0,
                         .id_end = e0 + n, .x_off = mp->x_off, .x_ss = mp->x_ss, .x_ts = mp->x_ts,
-                        .y_ss = mp->y_ss, .y_ts = mp->y_ts,
+                        .y_ss = mp->y_ss, .y_ts = mp->y_ts, .n_chunks = n_chunks,
                 };
                 struct vk_view v[4] = {
                         vk_view_sub(w->view, e0 * mat_bytes, align_up(n * mat_bytes, 4)), x, y, ids,
                 };
                 uint32_t g[3];
                 vk_groups_linear(ctx, (mp->nrows + nr - 1) / nr, g);
-                g[2] = (uint32_t) nz;
+                g[2] = grouped ? n_chunks : (uint32_t) nz;
                 if ((r = vk_seq_dispatch(s, p, v, 4, &pc, sizeof(pc), g, err)) < 0)
                         return r;
         }
         return 0;
+}
+
+int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *mp, struct vk_view ids,
+                 struct vk_view x, struct vk_view y, struct vkinfer_err *err) {
+        return matvec_id(s, w, mp, ids, false, x, y, err);
+}
+
+int op_matvec_id_grouped(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *mp,
+                         struct vk_view groups, struct vk_view x, struct vk_view y, struct vkinfer_err *err) {
+        return matvec_id(s, w, mp, groups, true, x, y, err);
 }
 
 int op_matmul(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y, uint32_t nvec,

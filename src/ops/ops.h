@@ -53,6 +53,17 @@ struct op_matvec_id {
 };
 int op_matvec_id(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *p, struct vk_view ids,
                  struct vk_view x, struct vk_view y, struct vkinfer_err *err);
+/* The same product with each matrix read once for up to MATVEC_TPG of the
+ * (token, slot) pairs that chose it (prompts, batches: the weights' bytes
+ * per token drop by up to that much), bit for bit the same result. groups
+ * is op_id_group's output for the same ids, n_tokens, n_slots, id_ts and
+ * n_mats; op_id_group_bytes(n_tokens, n_slots, n_mats) long. */
+uint32_t op_id_group_chunks(uint32_t n_tokens, uint32_t n_slots, uint32_t n_mats);
+uint64_t op_id_group_bytes(uint32_t n_tokens, uint32_t n_slots, uint32_t n_mats);
+int op_id_group(struct vk_seq *s, const struct op_matvec_id *p, struct vk_view ids, struct vk_view groups,
+                struct vkinfer_err *err);
+int op_matvec_id_grouped(struct vk_seq *s, const struct op_weight *w, const struct op_matvec_id *p,
+                         struct vk_view groups, struct vk_view x, struct vk_view y, struct vkinfer_err *err);
 
 /* Y[n][r] = sum_k W[r][k] * X[n][k] for n < nvec: X is nvec x ncols, Y nvec x nrows. */
 int op_matmul(struct vk_seq *s, const struct op_weight *w, struct vk_view x, struct vk_view y, uint32_t nvec,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "forward/fwd-kernels.h"
+#include "push.h"
 #include "gguf/quant.h"
 #include "model/ref.h"
 #include "vk/vk-test.h"
@@ -127,6 +128,89 @@ static void test_matvec_id(struct vk_ctx *ctx, struct test_rng *rng, const char 
                 free(x);
                 free(y);
                 free(yr);
+        }
+}
+
+/* op_matvec_id_grouped over op_id_group's chunks: the same bits as
+ * op_matvec_id, for ids that leave matrices unused, send more than a chunk
+ * of pairs to one, and fall out of range (left alone by both). */
+static void test_matvec_id_grouped(struct vk_ctx *ctx, struct test_rng *rng, const char *tag) {
+        static const uint32_t types[] = {GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K};
+        for (size_t ti = 0; ti < ELEMENTSOF(types); ti++) {
+                const uint32_t nc = 256, n_mats = 9, mat_rows = 11, T = 13, K = 3, id_ts = 4;
+                struct op_matvec_id p = {
+                        .n_mats = n_mats, .mat_rows = mat_rows, .row0 = 2, .nrows = 9, .n_tokens = T, .n_slots = K,
+                        .id_ts = id_ts, .x_off = 3, .x_ss = nc + 1, .x_ts = K * nc + 5, .y_ss = 10, .y_ts = 31,
+                };
+                uint64_t wb;
+                void *wq = qweights(rng, types[ti], nc, n_mats * mat_rows, &wb);
+                uint32_t ids[13 * 4];
+                for (uint32_t i = 0; i < T * id_ts; i++) {
+                        uint32_t r = test_rng_next(rng) % 16;
+                        /* matrix 2 half the time (several chunks), 99 (no matrix) sometimes, 5 and 6 never */
+                        ids[i] = r < 8 ? 2 : r < 10 ? 99 : r < 13 ? r - 10 : r - 6;
+                }
+                size_t nx = p.x_off + (T - 1) * p.x_ts + (K - 1) * p.x_ss + nc, ny = (T - 1) * p.y_ts + (K - 1) * p.y_ss + p.nrows;
+                float *x = malloc(sizeof(float) * nx), *y0 = malloc(4 * ny), *y = malloc(4 * ny), *yg = malloc(4 * ny);
+                test_fill(rng, x, nx, 1.0f);
+                for (size_t i = 0; i < ny; i++)
+                        y0[i] = -7.0f; /* what no pair writes stays */
+                uint64_t gb = op_id_group_bytes(T, K, n_mats);
+                struct vk_buf *bw = test_buf(ctx, wq, wb), *bx = test_buf(ctx, x, 4 * nx), *by = test_buf(ctx, y0, 4 * ny);
+                struct vk_buf *byg = test_buf(ctx, y0, 4 * ny), *bi = test_buf(ctx, ids, sizeof(ids));
+                struct vk_buf *bg = test_buf(ctx, NULL, gb);
+                struct op_weight w = {.view = bw->view, .type = types[ti], .ncols = nc, .nrows = n_mats * mat_rows};
+                struct vk_seq *s = test_seq(ctx);
+                CHECK_OK(op_matvec_id(s, &w, &p, bi->view, bx->view, by->view, &test_err), test_err);
+                CHECK_OK(op_id_group(s, &p, bi->view, bg->view, &test_err), test_err);
+                CHECK_OK(op_matvec_id_grouped(s, &w, &p, bg->view, bx->view, byg->view, &test_err), test_err);
+                test_seq_run(s);
+                test_read(ctx, by, y, 4 * ny);
+                test_read(ctx, byg, yg, 4 * ny);
+                char what[80];
+                snprintf(what, sizeof(what), "matvec_id grouped %s %s", ggml_type_name(types[ti]), tag);
+                size_t bad = 0, kept = 0;
+                for (size_t i = 0; i < ny; i++) {
+                        bad += memcmp(&y[i], &yg[i], 4) != 0;
+                        kept += yg[i] == -7.0f;
+                }
+                CHECK(bad == 0, "%s: %zu of %zu values differ from op_matvec_id's", what, bad, ny);
+                CHECK(kept > 0 && kept < ny, "%s: %zu of %zu values untouched", what, kept, ny);
+                /* the chunks: matrix 2's pairs in order, in chunks of at most 8 */
+                uint32_t *g = malloc(gb);
+                test_read(ctx, bg, g, gb);
+                uint32_t nch = op_id_group_chunks(T, K, n_mats), seen = 0, want = 0;
+                for (uint32_t q = 0; q < T * K; q++)
+                        want += ids[(q / K) * id_ts + q % K] == 2;
+                for (uint32_t c = 0; c < nch; c++) {
+                        if (g[3 * c] != 2)
+                                continue;
+                        CHECK(g[3 * c + 2] >= 1 && g[3 * c + 2] <= MATVEC_TPG, "%s: chunk of %u", what, g[3 * c + 2]);
+                        for (uint32_t j = 0; j < g[3 * c + 2]; j++) {
+                                uint32_t q = g[3 * nch + g[3 * c + 1] + j];
+                                CHECK(ids[(q / K) * id_ts + q % K] == 2, "%s: pair %u is not matrix 2's", what, q);
+                                seen++;
+                        }
+                }
+                CHECK(want > MATVEC_TPG && seen == want, "%s: matrix 2 has %u pairs in its chunks, %u chose it", what,
+                      seen, want);
+                free(g);
+                /* more matrices than the grouping holds are refused */
+                struct op_matvec_id big = p;
+                big.n_mats = ID_GROUP_MAX_MATS + 1;
+                CHECK(op_id_group(s, &big, bi->view, bg->view, &test_err) == -EINVAL, "too many matrices refused");
+                vk_seq_destroy(s);
+                vk_buf_free(ctx, bw);
+                vk_buf_free(ctx, bx);
+                vk_buf_free(ctx, by);
+                vk_buf_free(ctx, byg);
+                vk_buf_free(ctx, bi);
+                vk_buf_free(ctx, bg);
+                free(wq);
+                free(x);
+                free(y0);
+                free(y);
+                free(yg);
         }
 }
 
@@ -354,6 +438,7 @@ int main(int argc, char **argv) {
         struct vk_ctx *ctx = test_ctx(NULL);
         test_matvec_batch(ctx, &rng);
         test_matvec_id(ctx, &rng, "whole");
+        test_matvec_id_grouped(ctx, &rng, "whole");
         test_attn(ctx, &rng);
         test_kv_store(ctx, &rng);
         test_moe_route(ctx, &rng);
@@ -363,6 +448,7 @@ int main(int argc, char **argv) {
         struct vk_opts small = {.max_storage_range = 64 << 10};
         ctx = test_ctx(&small);
         test_matvec_id(ctx, &rng, "64 KiB range");
+        test_matvec_id_grouped(ctx, &rng, "64 KiB range");
         test_ctx_done(ctx);
         return test_exit("fwd-kernels");
 }
