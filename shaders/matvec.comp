@@ -162,6 +162,16 @@ float row_total(uint i) {
         return s;
 }
 
+// The NR (or fewer, nr) rows from `row` against the TT vectors at xt, into
+// red_rows: each row's dot products, then their subgroup parts.
+void dot_rows(uint row, uint nr) {
+        for (uint i = 0; i < nr; i++) {
+                row_dot((row + i) * pc.p.row_bytes);
+                for (uint j = 0; j < TT; j++)
+                        row_part(i * TT + j, acc[j]);
+        }
+}
+
 void main() {
 #ifdef HAVE_MATVEC_INIT
         matvec_init();
@@ -183,12 +193,7 @@ void main() {
                 uint q = grp[first + min(j, cnt - 1u)];
                 xt[j] = pc.p.x_off + (q / pc.p.n_slots) * pc.p.x_ts + (q % pc.p.n_slots) * pc.p.x_ss;
         }
-        uint mat = (e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0;
-        for (uint i = 0; i < nr; i++) {
-                row_dot((mat + r0 + i) * pc.p.row_bytes);
-                for (uint j = 0; j < TT; j++)
-                        row_part(i * TT + j, acc[j]);
-        }
+        dot_rows((e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0 + r0, nr);
         barrier();
         for (uint q = lid; q < nr * TT; q += WG) {
                 uint j = q % TT;
@@ -203,11 +208,7 @@ void main() {
         if (e < pc.p.id_begin || e >= pc.p.id_end)
                 return; // another dispatch binds this matrix
         xt[0] = pc.p.x_off + t * pc.p.x_ts + slot * pc.p.x_ss; // TT = 1 here
-        uint mat = (e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0;
-        for (uint i = 0; i < nr; i++) {
-                row_dot((mat + r0 + i) * pc.p.row_bytes);
-                row_part(i, acc[0]);
-        }
+        dot_rows((e - pc.p.id_begin) * pc.p.mat_rows + pc.p.row0 + r0, nr);
         barrier();
         if (lid < nr)
                 y[t * pc.p.y_ts + slot * pc.p.y_ss + r0 + lid] = row_total(lid);
@@ -221,11 +222,7 @@ void main() {
                         break; // uniform
                 for (uint j = 0; j < TT; j++)
                         xt[j] = min(t0 + j, pc.p.nvec - 1u) * pc.p.x_ts;
-                for (uint i = 0; i < nr; i++) {
-                        row_dot((r0 + i) * pc.p.row_bytes);
-                        for (uint j = 0; j < TT; j++)
-                                row_part(i * TT + j, acc[j]);
-                }
+                dot_rows(r0, nr);
                 barrier();
                 // nr * TT sums may outnumber the invocations.
                 for (uint q = lid; q < nr * TT; q += WG) {

@@ -343,7 +343,8 @@ void fwd_free_activations(struct fwd *f) {
         struct vk_buf **all[] = {
                 &f->a.x, &f->a.h, &f->a.o, &f->a.q, &f->a.k, &f->a.v, &f->a.q_lo, &f->a.kv, &f->a.lat, &f->a.kpe,
                 &f->a.qa, &f->a.att, &f->a.kqv, &f->a.g, &f->a.u, &f->a.rl, &f->a.ids, &f->a.rw, &f->a.eg,
-                &f->a.eu, &f->a.ed, &f->a.sh, &f->a.xl, &f->a.head_ids, &f->a.head_groups, &f->a.exp_groups, &f->a.in, &f->a.table, &f->a.logits,
+                &f->a.eu, &f->a.ed, &f->a.sh, &f->a.xl, &f->a.head_ids, &f->a.head_groups, &f->a.exp_groups,
+                &f->a.in, &f->a.table, &f->a.logits,
         };
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 *all[i] = vk_buf_free(f->ctx, *all[i]);

@@ -137,8 +137,9 @@ static int attn_mla(struct fwd *f, uint32_t il, uint32_t T, struct vkinfer_err *
                 .n_mats = H, .mat_rows = rank, .row0 = 0, .nrows = rank, .n_tokens = T, .n_slots = H, .id_ts = 0,
                 .x_off = 0, .x_ss = dk, .x_ts = H * dk, .y_ss = W, .y_ts = H * W,
         };
+        /* The heads' groups depend on T alone: made once a step, by layer 0. */
         bool hg = T > 1 && a->head_groups;
-        if (hg)
+        if (hg && il == 0)
                 TRY(op_id_group(s, &kb, a->head_ids->view, a->head_groups->view, err));
         TRY(matvec_id(s, &l->wk_b.w, &kb, hg ? a->head_groups : a->head_ids, hg, a->q->view, a->qa->view, err));
 

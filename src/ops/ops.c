@@ -78,16 +78,13 @@ static uint32_t matvec_rows(const struct vk_ctx *ctx, uint32_t ncols) {
  * once for all the vectors of a workgroup. A vector's sum is the same
  * expression in both, so results do not depend on the batch.
  * VKINFER_MATVEC_PASS overrides (1, 2, 4 or 8: a divisor of MATVEC_TPG),
- * to measure one against the other. The shader's reduction space holds
- * NR * TT * subgroups-per-workgroup <= MATVEC_RED partial sums. */
-static uint32_t matvec_pass(const struct vk_ctx *ctx, uint32_t nvec, uint32_t nr) {
+ * to measure one against the other. matvec_rows keeps NR * TT *
+ * subgroups-per-workgroup within the shader's MATVEC_RED partial sums. */
+static uint32_t matvec_pass(uint32_t nvec) {
         const char *env = getenv("VKINFER_MATVEC_PASS");
-        uint32_t tt = nvec == 1 ? 1 : MATVEC_TPG;
         if (env && nvec > 1 && atoi(env) >= 1 && MATVEC_TPG % atoi(env) == 0)
-                tt = (uint32_t) atoi(env);
-        while (tt > 1 && nr * tt * matvec_subgroups(ctx) > MATVEC_RED)
-                tt /= 2;
-        return tt;
+                return (uint32_t) atoi(env);
+        return nvec == 1 ? 1 : MATVEC_TPG;
 }
 
 static int pipeline_matvec(struct vk_seq *s, const char *name, uint32_t n_bindings, uint32_t push_size,
@@ -183,7 +180,7 @@ int op_matvec_batch(struct vk_seq *s, const struct op_weight *w, struct vk_view 
             (r = rows_per_chunk(ctx, "matvec", w, rb, &chunk, err)) < 0)
                 return r;
         snprintf(name, sizeof(name), "matvec_%s", type_suffix(w->type));
-        const uint32_t nr = matvec_rows(ctx, w->ncols), tt = matvec_pass(ctx, nvec, nr);
+        const uint32_t nr = matvec_rows(ctx, w->ncols), tt = matvec_pass(nvec);
         if ((r = pipeline_matvec(s, name, 3, sizeof(struct push_matvec), nr, tt, &p, err)) < 0)
                 return r;
         for (uint32_t r0 = 0; r0 < w->nrows; r0 += chunk) {
@@ -282,8 +279,6 @@ static int matvec_id(struct vk_seq *s, const struct op_weight *w, const struct o
                 per = mp->n_mats;
         snprintf(name, sizeof(name), "matvec_id%s_%s", grouped ? "g" : "", type_suffix(w->type));
         const uint32_t nr = matvec_rows(ctx, w->ncols), tt = grouped ? MATVEC_TPG : 1;
-        if (nr * tt * matvec_subgroups(ctx) > MATVEC_RED)
-                return err_set(err, -EINVAL, "matvec_id: %u rows per workgroup leave no room to group", nr);
         if ((r = pipeline_matvec(s, name, 4, sizeof(struct push_matvec_id), nr, tt, &p, err)) < 0)
                 return r;
         for (uint32_t e0 = 0; e0 < mp->n_mats; e0 += (uint32_t) per) {
